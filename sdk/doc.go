@@ -1,0 +1,17 @@
+// Package sdk is the storage contract of aileron-store and everything a
+// plugin author needs to implement it.
+//
+// A storage plugin implements [Store]: a small, blob-oriented key/value
+// interface with compare-and-swap. The aileron-store core encrypts every value
+// before it reaches a Store and names every key with opaque identifiers, so a
+// Store never sees a secret, a credential name or a vault name.
+//
+// A plugin binary is one call from main:
+//
+//	func main() { sdk.Serve(mystore.New, nil) }
+//
+// and the host talks to it through [Open], which returns a [*Client] that is
+// itself a Store. Errors cross the process boundary intact: a plugin that
+// returns an error wrapping [ErrConflict] gives the host an error for which
+// errors.Is(err, sdk.ErrConflict) is true.
+package sdk
