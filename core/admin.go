@@ -158,6 +158,9 @@ func (v *Vault) rotate(ctx context.Context, memberName string, revoke bool) (*Re
 				return nil, fmt.Errorf("%w: %q in vault %q", ErrMemberNotFound, memberName, v.name)
 			}
 			gone := m.ID
+			if gone == id.rcpt.id {
+				return nil, fmt.Errorf("core: revoke %q: an admin cannot revoke itself; another admin must", memberName)
+			}
 			admins := 0
 			next.Members = next.Members[:0]
 			for _, hm := range h.Members {

@@ -1,12 +1,12 @@
 package core
 
 import (
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
-	"encoding/hex"
 	"sync"
 
 	"github.com/ALRubinger/aileron-store/core/internal/wire"
