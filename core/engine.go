@@ -115,21 +115,26 @@ type indexEntry struct {
 	name  string
 }
 
-// index lists and opens the identity's member index entries.
-func (e *Engine) index(ctx context.Context, id *Identity) ([]indexEntry, error) {
-	var out []indexEntry
-	err := sdk.Walk(ctx, e.store, indexPrefix(id.rcpt.ID()), true, func(en sdk.Entry) error {
+// index lists and opens the identity's member index entries. Entries that
+// do not open are returned as bad (an error naming each) rather than hiding
+// the good ones: one corrupted entry must not lock a member out of every
+// vault.
+func (e *Engine) index(ctx context.Context, id *Identity) (good []indexEntry, bad error, err error) {
+	var bads []error
+	err = sdk.Walk(ctx, e.store, indexPrefix(id.rcpt.ID()), true, func(en sdk.Entry) error {
 		v, name, err := openIndex(id, en.Key, en.Value)
 		if err != nil {
-			return err
+			e.log.Warn("unreadable index entry", "key", en.Key)
+			bads = append(bads, err)
+			return nil
 		}
-		out = append(out, indexEntry{vault: v, name: name})
+		good = append(good, indexEntry{vault: v, name: name})
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("core: listing vaults of member %s: %w", id.rcpt.ID(), err)
+		return nil, nil, fmt.Errorf("core: listing vaults of member %s: %w", id.rcpt.ID(), err)
 	}
-	return out, nil
+	return good, errors.Join(bads...), nil
 }
 
 // CreateVault creates a vault with admin as its only member (an admin) and
@@ -144,7 +149,7 @@ func (e *Engine) CreateVault(ctx context.Context, name string, admin *Identity, 
 	if err := checkName("member", adminName); err != nil {
 		return nil, err
 	}
-	entries, err := e.index(ctx, admin)
+	entries, _, err := e.index(ctx, admin)
 	if err != nil {
 		return nil, err
 	}
@@ -226,11 +231,11 @@ func (e *Engine) Unlock(ctx context.Context, vaultName string, id *Identity) (*V
 	if err := id.usable(); err != nil {
 		return nil, err
 	}
-	entries, err := e.index(ctx, id)
+	entries, bad, err := e.index(ctx, id)
 	if err != nil {
 		return nil, err
 	}
-	var firstErr error
+	firstErr := bad
 	var found *Vault
 	for _, en := range entries {
 		if en.name != vaultName {
@@ -266,9 +271,12 @@ func (e *Engine) ListVaults(ctx context.Context, id *Identity) ([]string, error)
 	if err := id.usable(); err != nil {
 		return nil, err
 	}
-	entries, err := e.index(ctx, id)
+	entries, bad, err := e.index(ctx, id)
 	if err != nil {
 		return nil, err
+	}
+	if bad != nil {
+		return nil, bad
 	}
 	var names []string
 	for _, en := range entries {

@@ -238,10 +238,15 @@ func (v *Vault) openAt(ctx context.Context, s *session, key string, rid [wire.Re
 	}
 	k := s.key(rec.Epoch)
 	if k == nil && rec.Epoch > s.head.h.Epoch {
+		// Written after a rotation this session has not seen yet: re-read
+		// the head once.
 		if s, err = v.refresh(ctx, false); err != nil {
 			return s, nil, nil, nil, err
 		}
-		return v.openAt(ctx, s, key, rid, data)
+		if rec.Epoch < s.head.h.MinEpoch {
+			return s, nil, nil, nil, rollbackf(kindRecord, key, "epoch %d is below the vault's minimum epoch %d (replayed old blob)", rec.Epoch, s.head.h.MinEpoch)
+		}
+		k = s.key(rec.Epoch)
 	}
 	if k == nil {
 		return s, nil, nil, nil, tamperedf(kindRecord, key, "epoch %d has no key", rec.Epoch)
