@@ -2,10 +2,16 @@ package testenv
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/hex"
+	"encoding/pem"
 	"errors"
 	"fmt"
+	"math/big"
 	"net"
 	"net/url"
 	"os"
@@ -39,6 +45,11 @@ type PGServer struct {
 	Password string
 	// BinDir is the directory of the PostgreSQL server binaries used.
 	BinDir string
+	// CAFile is the PEM file of the CA that signed the server's TLS
+	// certificate (valid for 127.0.0.1 and localhost). The server accepts TLS
+	// (sslmode=require or verify-full with sslrootcert=CAFile) and plain
+	// connections alike.
+	CAFile string
 }
 
 // PGDatabaseOptions shape a database made by PGServer.NewDatabase.
@@ -161,6 +172,11 @@ func startPostgres() (*PGServer, error) {
 		}
 	}
 
+	caFile, certFile, keyFile, err := writeTestTLS(dir, cred)
+	if err != nil {
+		return nil, fmt.Errorf("TLS certificate: %v", err)
+	}
+
 	data := filepath.Join(dir, "data")
 	initdb := exec.Command(filepath.Join(bindir, "initdb"),
 		"-D", data, "-U", "postgres", "--pwfile", pwfile,
@@ -193,7 +209,8 @@ func startPostgres() (*PGServer, error) {
 			"-c", "unix_socket_directories="+dir,
 			"-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
 			"-c", "max_connections=200", "-c", "shared_buffers=32MB",
-			"-c", "logging_collector=off", "-c", "log_min_messages=warning")
+			"-c", "logging_collector=off", "-c", "log_min_messages=warning",
+			"-c", "ssl=on", "-c", "ssl_cert_file="+certFile, "-c", "ssl_key_file="+keyFile)
 		cmd.SysProcAttr.Credential = cred
 		cmd.Stdout, cmd.Stderr = logf, logf
 		cmd.Dir = dir
@@ -203,7 +220,7 @@ func startPostgres() (*PGServer, error) {
 		exited := make(chan error, 1)
 		go func() { exited <- cmd.Wait() }()
 
-		srv = &PGServer{Host: "127.0.0.1", Port: port, User: "postgres", Password: password, BinDir: bindir}
+		srv = &PGServer{Host: "127.0.0.1", Port: port, User: "postgres", Password: password, BinDir: bindir, CAFile: caFile}
 		srv.DSN = srv.DSNFor("postgres")
 		err := waitPostgres(srv.DSN, exited, 60*time.Second)
 		if err == nil {
@@ -314,3 +331,62 @@ func (s PGServer) NewDatabase(t testing.TB, opts *PGDatabaseOptions) (name, dsn 
 }
 
 func quoteLiteral(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+
+// writeTestTLS writes a throwaway CA and a server certificate for 127.0.0.1
+// and localhost signed by it into dir, readable by the server's user.
+func writeTestTLS(dir string, cred *syscall.Credential) (caFile, certFile, keyFile string, err error) {
+	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return
+	}
+	now := time.Now()
+	caTmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "aileron-store test CA"},
+		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
+	}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	if err != nil {
+		return
+	}
+	ca, err := x509.ParseCertificate(caDER)
+	if err != nil {
+		return
+	}
+	srvKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return
+	}
+	srvTmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "127.0.0.1"},
+		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, DNSNames: []string{"localhost"},
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	srvDER, err := x509.CreateCertificate(rand.Reader, srvTmpl, ca, &srvKey.PublicKey, caKey)
+	if err != nil {
+		return
+	}
+	keyDER, err := x509.MarshalPKCS8PrivateKey(srvKey)
+	if err != nil {
+		return
+	}
+	caFile, certFile, keyFile = filepath.Join(dir, "ca.pem"), filepath.Join(dir, "server.crt"), filepath.Join(dir, "server.key")
+	for _, f := range []struct {
+		path string
+		typ  string
+		der  []byte
+	}{{caFile, "CERTIFICATE", caDER}, {certFile, "CERTIFICATE", srvDER}, {keyFile, "PRIVATE KEY", keyDER}} {
+		if err = os.WriteFile(f.path, pem.EncodeToMemory(&pem.Block{Type: f.typ, Bytes: f.der}), 0o600); err != nil {
+			return
+		}
+		if cred != nil {
+			if err = os.Chown(f.path, int(cred.Uid), int(cred.Gid)); err != nil {
+				return
+			}
+		}
+	}
+	// The CA file is read by the tests' client, whoever runs them.
+	err = os.Chmod(caFile, 0o644)
+	return
+}

@@ -110,14 +110,15 @@ func TestStatementTimeout(t *testing.T) {
 	db := newTestDB(t, nil)
 	s := db.open(t, map[string]string{"statement_timeout": "200ms"})
 	v1 := mustPut(t, s, "k", []byte("before"), sdk.None)
-	lockRow(t, db, "k")
+	tx := lockRow(t, db, "k")
 	start := time.Now()
 	_, err := s.Put(ctxT(t), "k", []byte("after"), sdk.None)
 	wantKind(t, "Put past statement_timeout", err, sdk.ErrUnavailable)
 	if !strings.Contains(err.Error(), "57014") || time.Since(start) > 10*time.Second {
 		t.Fatalf("error %v after %v, want SQLSTATE 57014 soon after 200ms", err, time.Since(start))
 	}
-	_ = v1
+	tx.Rollback(ctxT(t))
+	wantValue(t, s, "k", []byte("before"), v1)
 }
 
 // TestReadOnlyDatabase: a database that refuses writes gives a clear,
@@ -252,4 +253,31 @@ func TestSchemaAndTable(t *testing.T) {
 	if !strings.Contains(err.Error(), "99") || !strings.Contains(err.Error(), `"vault_one"`) {
 		t.Errorf("error %q", err)
 	}
+}
+
+// TestTLS: TLS is configured through the DSN; verify-full against the test
+// CA encrypts the store's connections, and a server the client cannot verify
+// is refused with a clear error.
+func TestTLS(t *testing.T) {
+	db := newTestDB(t, nil)
+	tlsDSN := db.dsn[:strings.Index(db.dsn, "?")] + "?sslmode=verify-full&sslrootcert=" + url.QueryEscape(db.srv.CAFile)
+	s, err := New(ctxT(t), map[string]string{"dsn": tlsDSN})
+	if err != nil {
+		t.Fatalf("New over TLS: %v", err)
+	}
+	defer s.Close()
+	mustPut(t, s, "k", []byte("v"), sdk.None)
+	var n int
+	if err := db.conn(t).QueryRow(ctxT(t), `SELECT count(*) FROM pg_stat_ssl JOIN pg_stat_activity USING (pid)
+		WHERE datname = $1 AND application_name = 'aileron-store' AND ssl`, db.name).Scan(&n); err != nil || n == 0 {
+		t.Fatalf("%d TLS connections of the store (%v), want at least 1", n, err)
+	}
+
+	// verify-full without the test CA: the system roots do not know it.
+	bad := db.dsn[:strings.Index(db.dsn, "?")] + "?sslmode=verify-full"
+	_, err = New(ctxT(t), map[string]string{"dsn": bad, "connect_timeout": "3s"})
+	if err == nil || !strings.Contains(err.Error(), "certificate") || strings.Contains(err.Error(), db.srv.Password) {
+		t.Fatalf("verify-full against an unknown CA: %v", err)
+	}
+	t.Logf("unknown CA: %v", err)
 }
