@@ -136,6 +136,7 @@ func startPostgres() (*PGServer, error) {
 	if err != nil {
 		return nil, err
 	}
+	sweepStalePG()
 	dir, err := os.MkdirTemp("", "aileron-pg-")
 	if err != nil {
 		return nil, fmt.Errorf("temp dir: %v", err)
@@ -245,6 +246,29 @@ func startPostgres() (*PGServer, error) {
 			continue
 		}
 		return nil, fmt.Errorf("postgres did not become ready: %v\nserver log:\n%s", err, log)
+	}
+}
+
+// sweepStalePG removes the directories of test clusters left behind by test
+// processes that were killed (their servers died with them, but their
+// directories stay): those older than an hour whose postmaster is not
+// running.
+func sweepStalePG() {
+	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), "aileron-pg-*"))
+	for _, d := range dirs {
+		fi, err := os.Stat(d)
+		if err != nil || !fi.IsDir() || time.Since(fi.ModTime()) < time.Hour {
+			continue
+		}
+		if b, err := os.ReadFile(filepath.Join(d, "data", "postmaster.pid")); err == nil {
+			line, _, _ := strings.Cut(string(b), "\n")
+			if pid, err := strconv.Atoi(strings.TrimSpace(line)); err == nil && pid > 0 {
+				if err := syscall.Kill(pid, 0); err == nil || errors.Is(err, syscall.EPERM) {
+					continue // still running
+				}
+			}
+		}
+		os.RemoveAll(d)
 	}
 }
 
