@@ -143,6 +143,31 @@ func TestSuccessor(t *testing.T) {
 	}
 }
 
+func TestLowerBound(t *testing.T) {
+	for _, tc := range []struct {
+		in, want        string
+		inclusive, none bool
+	}{
+		{"", "", false, false},
+		{"a/b", "a/b", false, false},
+		{"a\x00", "a-", true, false},
+		{"a\xff", "b", true, false},
+		{"a/\xff", "a0", true, false},
+		{"aA", "a_", true, false},
+		{"a~", "b", true, false},
+		{"a ", "a-", true, false},
+		{"a:b", "a_", true, false},
+		{"a`", "aa", true, false},
+		{"\xff", "", true, true},
+		{"z{", "{", true, false},
+	} {
+		got, inc, none := lowerBound(tc.in)
+		if got != tc.want || inc != tc.inclusive || none != tc.none {
+			t.Errorf("lowerBound(%q) = %q, %v, %v; want %q, %v, %v", tc.in, got, inc, none, tc.want, tc.inclusive, tc.none)
+		}
+	}
+}
+
 func TestParseVersion(t *testing.T) {
 	for _, tc := range []struct {
 		in   sdk.Version

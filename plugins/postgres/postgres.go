@@ -239,8 +239,16 @@ func (s *Store) List(ctx context.Context, opts sdk.ListOptions) (sdk.Page, error
 	if opts.WithValues {
 		cols += ", value"
 	}
-	q := "SELECT " + cols + " FROM " + s.n.qTable + " WHERE key > $1 AND key >= $2"
-	args := []any{opts.StartAfter, opts.Prefix}
+	after, inclusive, none := lowerBound(opts.StartAfter)
+	if none {
+		return sdk.Page{}, nil
+	}
+	op := " > "
+	if inclusive {
+		op = " >= "
+	}
+	q := "SELECT " + cols + " FROM " + s.n.qTable + " WHERE key" + op + "$1 AND key >= $2"
+	args := []any{after, opts.Prefix}
 	if upper, ok := successor(opts.Prefix); ok {
 		q += " AND key < $4"
 		args = append(args, opts.Limit+1, upper)
@@ -303,6 +311,34 @@ func successor(p string) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// lowerBound turns a StartAfter, which may hold any bytes (even ones a
+// PostgreSQL text cannot: NUL, invalid UTF-8), into a bound made of key
+// bytes that selects the same keys: key > after, or key >= after when
+// inclusive. none reports that no key can sort after startAfter.
+func lowerBound(startAfter string) (after string, inclusive, none bool) {
+	for i := 0; i < len(startAfter); i++ {
+		c := startAfter[i]
+		if c == '/' || keyChar(c) {
+			continue
+		}
+		// Keys cannot hold c, so a key above startAfter either agrees on the
+		// first i bytes and continues with a key byte above c, or is above
+		// those i bytes altogether.
+		for v := int(c) + 1; v < 0x80; v++ {
+			if v == '/' || keyChar(byte(v)) {
+				return startAfter[:i] + string(rune(v)), true, false
+			}
+		}
+		up, ok := successor(startAfter[:i])
+		return up, true, !ok
+	}
+	return startAfter, false, false
+}
+
+func keyChar(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.'
 }
 
 func formatVersion(v int64) sdk.Version { return sdk.Version(strconv.FormatInt(v, 10)) }

@@ -350,6 +350,32 @@ func TestListByteOrderUnderICUCollation(t *testing.T) {
 	if got := strings.Join(keysOf(p.Entries), " "); got != "a_/x a_b a_b/c" || !p.More {
 		t.Errorf("after a_: %q more=%v", got, p.More)
 	}
+	// StartAfter with bytes no key holds, even ones PostgreSQL text cannot
+	// (NUL, invalid UTF-8), selects what byte order says.
+	for _, after := range []string{"a0\x00", "a0\xff", "a0A", "a0~", "a9/z\x80", "a9/zz", "a9\xff", "\x00", "\xff", "a_b/c\xff", "b\x00", "{"} {
+		var wantAfter []string
+		for _, k := range want {
+			if k > after {
+				wantAfter = append(wantAfter, k)
+			}
+		}
+		for _, limit := range []int{1, 1000} {
+			p, err := s.List(ctx, sdk.ListOptions{StartAfter: after, Limit: limit})
+			if err != nil {
+				t.Fatalf("List after %q: %v", after, err)
+			}
+			if limit == 1 {
+				if n := len(p.Entries); n != min(1, len(wantAfter)) || n > 0 && p.Entries[0].Key != wantAfter[0] || p.More != (len(wantAfter) > 1) {
+					t.Errorf("after %q limit 1: %v more=%v, want first of %v", after, keysOf(p.Entries), p.More, wantAfter)
+				}
+				continue
+			}
+			got := keysOf(p.Entries)
+			if strings.Join(got, " ") != strings.Join(wantAfter, " ") || p.More {
+				t.Errorf("after %q: %v more=%v, want %v", after, got, p.More, wantAfter)
+			}
+		}
+	}
 	p, err = s.List(ctx, sdk.ListOptions{StartAfter: "a0a", Prefix: "a"})
 	if err != nil {
 		t.Fatal(err)
