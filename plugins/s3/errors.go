@@ -58,7 +58,8 @@ func (s *Store) mapErr(ctx context.Context, op, key string, err error) error {
 	case "PreconditionFailed":
 		return sdk.Errorf(sdk.ErrConflict, "s3 %s of key %q: precondition failed", op, key)
 	case "AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "AllAccessDisabled",
-		"InvalidToken", "ExpiredToken", "TokenRefreshRequired", "AccountProblem", "InvalidSecurity":
+		"InvalidToken", "ExpiredToken", "TokenRefreshRequired", "AccountProblem", "InvalidSecurity",
+		"XAdminUserNotFound": // versitygw's answer (404) to an unknown access key
 		return sdk.Errorf(sdk.ErrPermissionDenied, "s3 %s of key %q in bucket %q at %s: %s (check access_key_id/secret_access_key or the default credential chain, and the bucket policy)", op, key, s.cfg.bucket, s.where(), code)
 	case "EntityTooLarge", "KeyTooLongError":
 		return sdk.Errorf(sdk.ErrInvalidArgument, "s3 %s of key %q at %s: %s", op, key, s.where(), code)

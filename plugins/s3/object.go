@@ -45,19 +45,31 @@ func (s *Store) keyOf(name string) (string, bool) {
 }
 
 // listStartAfter returns the ListObjectsV2 StartAfter for the keys strictly
-// after after. When after consists of key characters and '/', after! is exact
-// (see nameSuffix). Otherwise the longest prefix of after made of such
-// characters is a safe lower bound: every key above after has an object name
-// above it; the caller filters out the few keys at or below after.
+// after after. Let i be the first byte of after that is neither a key
+// character nor '/' and h = after[:i]:
+//
+//   - no such byte: after! is exact (see nameSuffix);
+//   - after[i] <= '!': the keys above after are those above h, and h! is
+//     exact (h itself is below after);
+//   - after[i] > 'z' (above every key character): the keys above after are
+//     those above h that do not start with h, and h~ is exact ('~' is above
+//     every key character and '!');
+//   - otherwise h is a lower bound: every key above after has an object name
+//     above it; List drops the few keys at or below after.
 func (s *Store) listStartAfter(after string) string {
 	if after == "" {
 		return ""
 	}
 	for i := 0; i < len(after); i++ {
-		if c := after[i]; c != '/' && !keyChar(c) {
-			if i == 0 {
-				return s.objPrefix
-			}
+		c := after[i]
+		switch {
+		case c == '/' || keyChar(c):
+			continue
+		case c <= '!':
+			return s.objPrefix + after[:i] + nameSuffix
+		case c > 'z':
+			return s.objPrefix + after[:i] + "~"
+		default:
 			return s.objPrefix + after[:i]
 		}
 	}
