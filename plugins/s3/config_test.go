@@ -85,7 +85,7 @@ func TestParseConfigFieldErrors(t *testing.T) {
 		{"endpoint ftp", base("endpoint", "ftp://host"), "endpoint"},
 		{"endpoint no host", base("endpoint", "http://"), "endpoint"},
 		{"endpoint query", base("endpoint", "http://host/?a=b"), "endpoint"},
-		{"endpoint with credentials", base("endpoint", "http://user:" + testSecret + "@host"), "endpoint"},
+		{"endpoint with credentials", base("endpoint", "http://user:"+testSecret+"@host"), "endpoint"},
 		{"endpoint unparsable", base("endpoint", "http://host:port\x7f"+testSecret), "endpoint"},
 		{"path_style bad", base("path_style", "yes"), "path_style"},
 		{"access key without secret", base("access_key_id", "AKID"), "secret_access_key"},
