@@ -58,12 +58,14 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"cloud.google.com/go/auth"
 	"cloud.google.com/go/storage"
 	"github.com/ALRubinger/aileron-store/sdk"
 	gax "github.com/googleapis/gax-go/v2"
@@ -145,7 +147,7 @@ func open(ctx context.Context, m map[string]string) (*Store, error) {
 // storage.objects.list permission (which List needs anyway), not
 // storage.buckets.get, so least-privilege credentials pass it.
 func (s *Store) check(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, s.cfg.timeout)
+	ctx, cancel := context.WithTimeoutCause(ctx, s.cfg.timeout, errTimeout)
 	defer cancel()
 	it := s.bucket.Objects(ctx, &storage.Query{Prefix: s.cfg.prefix, Projection: storage.ProjectionNoACL})
 	it.PageInfo().MaxSize = 1
@@ -156,7 +158,7 @@ func (s *Store) check(ctx context.Context) error {
 	if isStatus(err, http.StatusNotFound) || errors.Is(err, storage.ErrBucketNotExist) {
 		return sdk.Errorf(sdk.ErrInvalidArgument, "config field %q: bucket %q does not exist at %s", KeyBucket, s.cfg.bucket, s.cfg.endpointShown)
 	}
-	return s.mapErr(ctx, err, "checking bucket %q", s.cfg.bucket)
+	return s.mapErr(ctx, err, "listing objects to check access")
 }
 
 // Capabilities implements sdk.CapabilityReporter.
@@ -177,11 +179,15 @@ func (s *Store) begin(ctx context.Context) (context.Context, context.CancelFunc,
 		return ctx, func() {}, sdk.Errorf(sdk.ErrUnavailable, "GCS store for bucket %q is closed", s.cfg.bucket)
 	}
 	if err := ctx.Err(); err != nil {
-		return ctx, func() {}, err
+		return ctx, func() {}, sdk.Errorf(err, "GCS bucket %q", s.cfg.bucket)
 	}
-	ctx, cancel := context.WithTimeout(ctx, s.cfg.timeout)
+	ctx, cancel := context.WithTimeoutCause(ctx, s.cfg.timeout, errTimeout)
 	return ctx, cancel, nil
 }
+
+// errTimeout is the cause of a call's context when the configured timeout
+// (not the caller's deadline) ends it.
+var errTimeout = errors.New("configured timeout")
 
 func (s *Store) object(key string) *storage.ObjectHandle {
 	return s.bucket.Object(s.cfg.prefix + key)
@@ -540,6 +546,14 @@ func (s *Store) fill(ctx context.Context, entries []sdk.Entry) ([]sdk.Entry, err
 	return out, nil
 }
 
+// credentialSource names where the credentials come from, for errors.
+func (s *Store) credentialSource() string {
+	if s.cfg.credentialsFile != "" {
+		return fmt.Sprintf("the credentials file %q (config field %q)", s.cfg.credentialsFile, KeyCredentialsFile)
+	}
+	return "application default credentials"
+}
+
 // isStatus reports whether err is an HTTP error from the service with code.
 func isStatus(err error, code int) bool {
 	var ge *googleapi.Error
@@ -560,6 +574,9 @@ func (s *Store) mapKeyErr(ctx context.Context, err error, op, key string) error 
 func (s *Store) mapErr(ctx context.Context, err error, format string, args ...any) error {
 	what := fmt.Sprintf(format, args...)
 	if cerr := ctx.Err(); cerr != nil {
+		if errors.Is(context.Cause(ctx), errTimeout) {
+			return sdk.Errorf(sdk.ErrUnavailable, "%s in bucket %q: no answer from %s within the configured timeout %v (config field %q)", what, s.cfg.bucket, s.cfg.endpointShown, s.cfg.timeout, KeyTimeout)
+		}
 		return sdk.Errorf(cerr, "%s in bucket %q", what, s.cfg.bucket)
 	}
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
@@ -584,13 +601,19 @@ func (s *Store) mapErr(ctx context.Context, err error, format string, args ...an
 			return sdk.Errorf(sdk.ErrUnavailable, "%s in bucket %q: HTTP %d: %s", what, s.cfg.bucket, ge.Code, msg)
 		}
 	}
-	var ne net.Error
 	var oe *net.OpError
-	if errors.As(err, &oe) || errors.As(err, &ne) {
+	var de *net.DNSError
+	if errors.As(err, &oe) || errors.As(err, &de) {
 		return sdk.Errorf(sdk.ErrUnavailable, "%s in bucket %q: endpoint %s unreachable: %v", what, s.cfg.bucket, s.cfg.endpointShown, err)
 	}
-	if strings.Contains(err.Error(), "credentials") || strings.Contains(err.Error(), "oauth2") {
-		return sdk.Errorf(sdk.ErrPermissionDenied, "%s in bucket %q: obtaining credentials: %v", what, s.cfg.bucket, err)
+	var ae *auth.Error
+	var ue *url.Error
+	if errors.As(err, &ae) || (errors.As(err, &ue) && !s.cfg.plaintext) {
+		// The request never got an answer from the service because no
+		// access token could be obtained: a credentials problem. The
+		// message is the auth library's (a parse or token-endpoint error),
+		// which carries no key material.
+		return sdk.Errorf(sdk.ErrPermissionDenied, "%s in bucket %q: obtaining an access token from %s: %v", what, s.cfg.bucket, s.credentialSource(), err)
 	}
 	return sdk.Errorf(sdk.ErrUnavailable, "%s in bucket %q at %s: %v", what, s.cfg.bucket, s.cfg.endpointShown, err)
 }
