@@ -11,7 +11,12 @@ import (
 	"github.com/ALRubinger/aileron-store/sdk/memstore"
 )
 
-func TestMain(m *testing.M) { testenv.Main(m) }
+func TestMain(m *testing.M) {
+	if relayMain() {
+		return
+	}
+	testenv.Main(m)
+}
 
 // handle is one client of a shared memstore: closing it ends the handle,
 // not the data, so that Reopen and Attach can be checked in process.
