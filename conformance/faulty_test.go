@@ -349,7 +349,9 @@ func TestUnknownGapIsHarnessError(t *testing.T) {
 
 func TestRequireAllFailsSkips(t *testing.T) {
 	h := conformance.Harness{
-		New:        func(context.Context) (sdk.Store, error) { return &faulty{f: &faults{}, d: &faultyData{data: map[string]faultyItem{}}}, nil },
+		New: func(context.Context) (sdk.Store, error) {
+			return &faulty{f: &faults{}, d: &faultyData{data: map[string]faultyItem{}}}, nil
+		},
 		RequireAll: true,
 	}
 	results := conformance.RunChecks(t.Context(), h, regexp.MustCompile(`^(durability|crash)/`))
