@@ -41,6 +41,8 @@ func (a *App) describe(err error) string {
 	}
 
 	switch {
+	case errors.Is(err, core.ErrTampered) && ie != nil:
+		return fmt.Sprintf("identity %q: the identity file is damaged or was modified: %v", ie.name, ie.err)
 	case errors.Is(err, core.ErrWrongPassphrase) && ie != nil:
 		return fmt.Sprintf("wrong passphrase for identity %q", ie.name)
 	case errors.Is(err, core.ErrWrongPassphrase):
@@ -73,6 +75,8 @@ func (a *App) describe(err error) string {
 		return fmt.Sprintf("timed out: %v", err)
 	case errors.Is(err, core.ErrCredentialNotFound):
 		return fmt.Sprintf("credential not found in vault %q: %v", vault, inner)
+	case errors.Is(err, core.ErrVaultNotFound) && as != "":
+		return fmt.Sprintf("vault %q not found for identity %q on backend %q: it does not exist, or %q is not a member (an admin grants access with: aileron-store-host vault grant)", vault, as, backendName, as)
 	case errors.Is(err, core.ErrVaultNotFound):
 		return fmt.Sprintf("vault %q not found on backend %q (create it with: aileron-store-host vault create %s --as NAME)", vault, backendName, vault)
 	case errors.Is(err, sdk.ErrInvalidArgument) && be != nil:

@@ -17,13 +17,12 @@ import (
 	"github.com/ALRubinger/aileron-store/core"
 )
 
-// Identity files in <home>/identities: NAME.key holds the (sealed) private
-// identity as core.MarshalIdentity encodes it, NAME.pub the recipient string
-// so that `identity show` needs no passphrase.
+// Identity files in <home>/identities: NAME.key holds the identity as
+// core.MarshalIdentity encodes it (private half sealed unless
+// --no-passphrase; public half readable without the passphrase).
 const (
 	identitiesDir = "identities"
 	keyExt        = ".key"
-	pubExt        = ".pub"
 )
 
 var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
@@ -116,10 +115,6 @@ protected only by the file's owner-only permissions.`,
 			defer clear(data)
 			r := id.Recipient()
 			if err := writeNew(keyPath, data); err != nil {
-				return fmt.Errorf("identity %q: %w", name, err)
-			}
-			if err := writeFileAtomic(filepath.Join(dir, name+pubExt), []byte(r.String()+"\n"), 0o600); err != nil {
-				os.Remove(keyPath)
 				return fmt.Errorf("identity %q: %w", name, err)
 			}
 			sealed := "sealed under a passphrase"
@@ -220,19 +215,14 @@ func (a *App) readPublic(name string) (*core.Recipient, bool, error) {
 	if err != nil {
 		return nil, false, fmt.Errorf("identity %q: %w", name, err)
 	}
+	defer clear(data)
 	sealed, err := core.IdentityIsSealed(data)
-	clear(data)
 	if err != nil {
-		return nil, false, fmt.Errorf("identity %q (%s): %w", name, keyPath, err)
+		return nil, false, &identityError{name: name, err: fmt.Errorf("%s: %w", keyPath, err)}
 	}
-	pubPath := filepath.Join(a.identityDir(), name+pubExt)
-	pub, err := os.ReadFile(pubPath)
+	r, err := core.IdentityRecipient(data)
 	if err != nil {
-		return nil, false, fmt.Errorf("identity %q: public half: %w", name, err)
-	}
-	r, err := core.ParseRecipient(strings.TrimSpace(string(pub)))
-	if err != nil {
-		return nil, false, fmt.Errorf("identity %q (%s): %w", name, pubPath, err)
+		return nil, false, &identityError{name: name, err: fmt.Errorf("%s: %w", keyPath, err)}
 	}
 	return r, sealed, nil
 }
@@ -252,16 +242,15 @@ func (a *App) loadIdentity(name string) (*core.Identity, error) {
 		return nil, fmt.Errorf("identity %q: %w", name, err)
 	}
 	defer clear(data)
-	var pass []byte
-	defer func() { clear(pass) }()
+	var passErr error
 	id, err := core.ParseIdentity(data, func() ([]byte, error) {
 		p, err := a.passSource().Get(fmt.Sprintf("identity %q", name))
-		if err != nil {
-			return nil, err
-		}
-		pass = p
-		return append([]byte(nil), p...), nil
+		passErr = err
+		return p, err // ParseIdentity clears p
 	})
+	if passErr != nil {
+		return nil, passErr
+	}
 	if err != nil {
 		return nil, &identityError{name: name, err: err}
 	}
@@ -325,31 +314,6 @@ func writeNew(path string, data []byte) error {
 		return err
 	}
 	return f.Close()
-}
-
-// writeFileAtomic replaces path with data via a temporary file and rename.
-func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if err := tmp.Chmod(mode); err != nil {
-		tmp.Close()
-		return err
-	}
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }
 
 // exactArgs is cobra.ExactArgs with a message naming the arguments.

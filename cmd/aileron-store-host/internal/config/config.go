@@ -50,7 +50,7 @@ const DefaultBackend = "fs"
 
 // FSDirField is the fs plugin's config field naming its data directory; the
 // host fills it with <home>/data when the fs backend is used without one.
-const FSDirField = "dir"
+const FSDirField = "path"
 
 // Config is the host's configuration after the file and the environment
 // have been applied.
