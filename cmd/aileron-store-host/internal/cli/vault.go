@@ -30,10 +30,10 @@ func asFlag(c *cobra.Command, as *string) {
 func (a *App) vaultCreateCmd() *cobra.Command {
 	var as string
 	c := &cobra.Command{
-		Use:   "create VAULT --as NAME",
-		Short: "Create a vault with NAME as its only member (admin)",
+		Use:     "create VAULT --as NAME",
+		Short:   "Create a vault with NAME as its only member (admin)",
 		Example: `  aileron-store-host vault create team --as alice`,
-		Args: exactArgs(1, "VAULT"),
+		Args:    exactArgs(1, "VAULT"),
 		RunE: run(func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			if as == "" {
