@@ -151,7 +151,7 @@ func (a *App) verifyPlugin(ctx context.Context, l plugins.Location, timeout time
 	c, err := sdk.Open(ctx, l.Path, cfg, &sdk.ClientOptions{
 		Name:   plugins.Prefix + l.Name,
 		SHA256: pin,
-		Logger: a.logger().Named("plugin." + l.Name),
+		Logger: a.logger(),
 		Args:   l.Args,
 	})
 	if err != nil {

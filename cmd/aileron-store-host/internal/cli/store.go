@@ -53,8 +53,9 @@ func (a *App) openBackend(ctx context.Context, cfg *config.Config) (*backend, er
 	}
 	a.logger().Debug("starting plugin", "backend", name, "path", loc.Path, "source", loc.Source)
 	client, err := sdk.Open(ctx, loc.Path, cfg.Storage.Config, &sdk.ClientOptions{
+		Name:   plugins.Prefix + name,
 		SHA256: cfg.Storage.SHA256,
-		Logger: a.logger().Named("plugin." + name),
+		Logger: a.logger(),
 		Args:   loc.Args,
 	})
 	if err != nil {
