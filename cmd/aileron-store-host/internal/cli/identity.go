@@ -119,7 +119,7 @@ protected only by the file's owner-only permissions.`,
 			}
 			sealed := "sealed under a passphrase"
 			if noPass {
-				sealed = "NOT sealed (no passphrase)"
+				sealed = "not sealed: no passphrase"
 			}
 			fmt.Fprintf(a.Stdout, "created identity %q (%s)\nrecipient:   %s\nfingerprint: %s\n", name, sealed, r.String(), r.Fingerprint())
 			return nil
