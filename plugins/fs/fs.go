@@ -22,7 +22,8 @@
 // and deletes hold one of 64 lock files (chosen by a hash of the key) with
 // flock(2) while they check the version and write, so compare-and-swap holds
 // between goroutines and between processes sharing the directory. Reads take
-// no lock. Directories are created 0700 and files 0600.
+// no lock. Directories are created 0700 and files 0600; an existing data
+// directory that others can read is made owner-only (0700) when opened.
 package fs
 
 import (
@@ -97,6 +98,11 @@ func Open(dir string) (*Store, error) {
 	}
 	if !fi.IsDir() {
 		return nil, sdk.Errorf(sdk.ErrInvalidArgument, "config field \"path\": %s is not a directory", abs)
+	}
+	if fi.Mode().Perm()&0o077 != 0 {
+		if err := os.Chmod(abs, 0o700); err != nil {
+			return nil, fsErr(err, "config field \"path\": making %s owner-only", abs)
+		}
 	}
 	s := &Store{root: abs}
 	for i := range s.locks {
