@@ -174,4 +174,3 @@ func printBench(w interface{ Write([]byte) (int, error) }, results []bench.Resul
 		fmt.Fprintf(w, "%s %s: %s\n", mark, t.Name, t.Detail)
 	}
 }
-
