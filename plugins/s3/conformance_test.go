@@ -60,7 +60,7 @@ func inProcessHarness(t *testing.T, fresh func() map[string]string) conformance.
 		},
 		Attach: func(ctx context.Context, s sdk.Store) (sdk.Store, error) { return open(ctx, cfgOf(s)) },
 		Gaps: map[string]string{
-			"crash/kill-during-writes": "in-process harness has no plugin process to SIGKILL; TestConformancePlugin runs this check",
+			"crash/kill-during-writes": "in process there is no plugin process to SIGKILL; the plugin-boundary run of the suite (TestConformancePlugin) runs this check",
 		},
 	}
 }
