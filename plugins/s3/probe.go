@@ -110,7 +110,7 @@ func (s *Store) probe(ctx context.Context) (err error) {
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.timeout)
 		defer cancel()
 		_, _ = s.client.DeleteObject(cctx, &s3.DeleteObjectInput{Bucket: aws.String(s.cfg.bucket), Key: aws.String(absent)})
-		return unsupported("If-Match on PutObject of a missing object (the write created it; MinIO releases before the fix of minio/minio#21526 do this)")
+		return unsupported("If-Match on PutObject of a missing object (the write created it, as MinIO before the fix of minio/minio#21526 and versitygw before versity/versitygw#1721 do)")
 	} else if e := s.mapErr(ctx, "probe", absent, err); !errors.Is(e, sdk.ErrNotFound) && !errors.Is(e, sdk.ErrConflict) {
 		return s.probeErr(ctx, "PutObject If-Match of a missing object", absent, err)
 	}
