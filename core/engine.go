@@ -1,0 +1,296 @@
+// Package core is the cryptographic engine of aileron-store: member
+// identities, vaults whose credentials are encrypted under a per-epoch vault
+// key wrapped once per member, and grant, revoke and rotate, all over an
+// untrusted sdk.Store. docs/format.md specifies every byte it writes.
+package core
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/ALRubinger/aileron-store/core/internal/wire"
+	"github.com/ALRubinger/aileron-store/sdk"
+	"github.com/hashicorp/go-hclog"
+)
+
+// RecordSuite is the AEAD that encrypts credential records.
+type RecordSuite uint8
+
+const (
+	// RecordAES256GCM is the default record suite.
+	RecordAES256GCM RecordSuite = RecordSuite(wire.AEADAES256GCM)
+	// RecordXChaCha20Poly1305 is the alternative record suite.
+	RecordXChaCha20Poly1305 RecordSuite = RecordSuite(wire.AEADXChaCha20Poly1305)
+)
+
+// Options configure an Engine. The zero value is usable.
+type Options struct {
+	// StateDir holds local state: one rollback pin per vault. "" keeps pins
+	// in memory only (for the life of the Engine).
+	StateDir string
+	// Concurrency bounds the parallel re-encryptions of a sweep; 0 => 8.
+	Concurrency int
+	// Logger receives debug and warning lines (vault ids only, never names
+	// or secrets); nil => no logging.
+	Logger hclog.Logger
+	// Progress, if set, is called during sweeps.
+	Progress func(Progress)
+	// SessionTTL is how long an unlocked Vault keeps its keys; 0 => 15m.
+	SessionTTL time.Duration
+	// RecordSuite is the AEAD for newly written records; 0 => AES-256-GCM.
+	// Records of either suite are always readable.
+	RecordSuite RecordSuite
+}
+
+// Progress reports sweep progress. Total is 0 while unknown.
+type Progress struct {
+	Op    string
+	Vault string
+	Done  int
+	Total int
+}
+
+// Engine runs vault operations over one Store. It is safe for concurrent use.
+type Engine struct {
+	store       sdk.Store
+	pins        *pinStore
+	log         hclog.Logger
+	concurrency int
+	progress    func(Progress)
+	ttl         time.Duration
+	suite       uint8
+}
+
+// New returns an Engine over store.
+func New(store sdk.Store, opts *Options) (*Engine, error) {
+	if store == nil {
+		return nil, errors.New("core: nil store")
+	}
+	var o Options
+	if opts != nil {
+		o = *opts
+	}
+	e := &Engine{store: store, pins: newPinStore(o.StateDir), log: o.Logger, concurrency: o.Concurrency,
+		progress: o.Progress, ttl: o.SessionTTL, suite: uint8(o.RecordSuite)}
+	if e.log == nil {
+		e.log = hclog.NewNullLogger()
+	}
+	if e.concurrency <= 0 {
+		e.concurrency = 8
+	}
+	if e.ttl <= 0 {
+		e.ttl = 15 * time.Minute
+	}
+	switch e.suite {
+	case 0:
+		e.suite = wire.AEADAES256GCM
+	case wire.AEADAES256GCM, wire.AEADXChaCha20Poly1305:
+	default:
+		return nil, fmt.Errorf("core: unknown record suite %d", e.suite)
+	}
+	if o.StateDir != "" {
+		if err := writeProbe(o.StateDir); err != nil {
+			return nil, fmt.Errorf("core: state dir %s: %w", o.StateDir, err)
+		}
+	}
+	return e, nil
+}
+
+func writeProbe(dir string) error { return mkdirPrivate(dir) }
+
+func checkName(what, name string) error {
+	if name == "" || len(name) > wire.MaxNameLen {
+		return fmt.Errorf("core: %s name must be 1..%d bytes", what, wire.MaxNameLen)
+	}
+	return nil
+}
+
+// indexEntry is one vault this identity is listed in.
+type indexEntry struct {
+	vault [wire.IDLen]byte
+	name  string
+}
+
+// index lists and opens the identity's member index entries. Entries that
+// do not open are returned as bad (an error naming each) rather than hiding
+// the good ones: one corrupted entry must not lock a member out of every
+// vault.
+func (e *Engine) index(ctx context.Context, id *Identity) (good []indexEntry, bad error, err error) {
+	var bads []error
+	err = sdk.Walk(ctx, e.store, indexPrefix(id.rcpt.ID()), true, func(en sdk.Entry) error {
+		v, name, err := openIndex(id, en.Key, en.Value)
+		if err != nil {
+			e.log.Warn("unreadable index entry", "key", en.Key)
+			bads = append(bads, err)
+			return nil
+		}
+		good = append(good, indexEntry{vault: v, name: name})
+		return nil
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("core: listing vaults of member %s: %w", id.rcpt.ID(), err)
+	}
+	return good, errors.Join(bads...), nil
+}
+
+// CreateVault creates a vault with admin as its only member (an admin) and
+// returns it unlocked. The name must be new among admin's vaults.
+func (e *Engine) CreateVault(ctx context.Context, name string, admin *Identity, adminName string) (*Vault, error) {
+	if err := admin.usable(); err != nil {
+		return nil, err
+	}
+	if err := checkName("vault", name); err != nil {
+		return nil, err
+	}
+	if err := checkName("member", adminName); err != nil {
+		return nil, err
+	}
+	entries, _, err := e.index(ctx, admin)
+	if err != nil {
+		return nil, err
+	}
+	for _, en := range entries {
+		if en.name != name {
+			continue
+		}
+		// A head means the vault exists; no head means an earlier create
+		// crashed before its commit: the entry is garbage.
+		_, _, err := e.store.Get(ctx, headKey(en.vault))
+		if err == nil {
+			return nil, fmt.Errorf("%w: %q", ErrVaultExists, name)
+		}
+		if !errors.Is(err, sdk.ErrNotFound) {
+			return nil, fmt.Errorf("core: reading %s %q: %w", kindHead, headKey(en.vault), err)
+		}
+		if err := e.store.Delete(ctx, indexKey(admin.rcpt.ID(), en.vault), sdk.None); err != nil {
+			return nil, fmt.Errorf("core: removing stale index entry: %w", err)
+		}
+	}
+
+	vault := randomID()
+	const epoch = 1
+	key, naming := randomKey(), randomKey()
+	defer clear(key)
+	defer clear(naming)
+	commit := commitment(vault, epoch, key, naming)
+	slot, err := sealSlot(admin.rcpt, vault, epoch, commit, &wire.SlotPayload{EpochKey: key, NamingKey: naming})
+	if err != nil {
+		return nil, err
+	}
+	idx, err := sealIndex(admin.rcpt, vault, name)
+	if err != nil {
+		return nil, err
+	}
+	ek, err := newEpochKey(vault, epoch, key)
+	if err != nil {
+		return nil, err
+	}
+	h := &wire.Head{Vault: vault, Epoch: epoch, MinEpoch: epoch, Commitment: commit, Signer: admin.rcpt.id,
+		Members: []wire.HeadMember{{ID: admin.rcpt.id, Role: wire.RoleAdmin, Recipient: admin.rcpt.bin}}}
+	meta := &wire.Meta{VaultName: name, Names: map[[wire.IDLen]byte]string{admin.rcpt.id: adminName}}
+	plain := meta.Marshal([][wire.IDLen]byte{admin.rcpt.id})
+	h.Meta = sealMeta(ek, vault, 0, plain)
+	clear(plain)
+	h.Signature = signHead(admin, h)
+	raw := h.Marshal()
+
+	// Order: slot, index entry, head (the commit point). A crash before the
+	// head leaves garbage that a retried create removes.
+	if _, err := e.store.Put(ctx, slotKey(vault, epoch, commit, admin.rcpt.id), slot, sdk.None); err != nil {
+		return nil, fmt.Errorf("core: writing %s: %w", kindSlot, err)
+	}
+	if _, err := e.store.Put(ctx, indexKey(admin.rcpt.ID(), vault), idx, sdk.None); err != nil {
+		return nil, fmt.Errorf("core: writing %s: %w", kindIndex, err)
+	}
+	ver, err := e.store.Put(ctx, headKey(vault), raw, sdk.IfAbsent())
+	if err != nil {
+		return nil, fmt.Errorf("core: writing %s %q: %w", kindHead, headKey(vault), err)
+	}
+	hs := &headState{ver: ver}
+	hs.raw, hs.h, hs.hash = raw, h, wire.HeadHash(raw)
+	if err := e.pins.advance(&hs.pinned); err != nil {
+		return nil, err
+	}
+	if _, err := e.store.Put(ctx, logKey(vault, 0), raw, sdk.None); err != nil {
+		e.log.Debug("head log append failed", "vault", hex.EncodeToString(vault[:]), "error", err)
+	}
+	e.log.Debug("vault created", "vault", hex.EncodeToString(vault[:]))
+	v := e.newVault(vault, name, admin)
+	v.setSession(&session{head: hs, meta: meta, cur: ek, naming: append([]byte(nil), naming...)})
+	return v, nil
+}
+
+// Unlock opens the vault named vaultName for id: it verifies the head
+// (signature, chain, rollback pin), unwraps id's key slot and checks the key
+// commitment. Not a member => ErrNotMember; no such vault => ErrVaultNotFound.
+func (e *Engine) Unlock(ctx context.Context, vaultName string, id *Identity) (*Vault, error) {
+	if err := id.usable(); err != nil {
+		return nil, err
+	}
+	entries, bad, err := e.index(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	firstErr := bad
+	var found *Vault
+	for _, en := range entries {
+		if en.name != vaultName {
+			continue
+		}
+		v := e.newVault(en.vault, vaultName, id)
+		if _, err := v.refresh(ctx, true); err != nil {
+			if errors.Is(err, ErrVaultNotFound) {
+				continue // garbage of a crashed create
+			}
+			if firstErr == nil {
+				firstErr = err
+			}
+			continue
+		}
+		if found != nil {
+			return nil, fmt.Errorf("core: identity is a member of two vaults named %q (%s and %s)", vaultName, found.ID(), v.ID())
+		}
+		found = v
+	}
+	if found != nil {
+		return found, nil
+	}
+	if firstErr != nil {
+		return nil, firstErr
+	}
+	return nil, fmt.Errorf("%w: %q", ErrVaultNotFound, vaultName)
+}
+
+// ListVaults returns the sorted names of the vaults id is currently a member
+// of (each verified like Unlock, without unwrapping keys).
+func (e *Engine) ListVaults(ctx context.Context, id *Identity) ([]string, error) {
+	if err := id.usable(); err != nil {
+		return nil, err
+	}
+	entries, bad, err := e.index(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if bad != nil {
+		return nil, bad
+	}
+	var names []string
+	for _, en := range entries {
+		hs, err := e.loadHead(ctx, en.vault)
+		if errors.Is(err, ErrVaultNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if hs.h.Member(id.rcpt.id) != nil {
+			names = append(names, en.name)
+		}
+	}
+	sort.Strings(names)
+	return names, nil
+}

@@ -1,0 +1,200 @@
+package core
+
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+
+	"github.com/ALRubinger/aileron-store/core/internal/wire"
+	"github.com/ALRubinger/aileron-store/sdk"
+)
+
+// maxChainWalk bounds how many heads a host verifies to catch up with a
+// vault's history.
+const maxChainWalk = 100000
+
+// headState is a verified head as read from the store.
+type headState struct {
+	pinned
+	ver sdk.Version
+}
+
+func parseHeadAt(key string, raw []byte, vault [wire.IDLen]byte) (*wire.Head, error) {
+	h, err := wire.ParseHead(raw)
+	if err != nil {
+		return nil, tampered(kindHead, key, err)
+	}
+	if h.Vault != vault {
+		return nil, tamperedf(kindHead, key, "belongs to another vault")
+	}
+	return h, nil
+}
+
+// verifyStep checks that next is a valid successor of prev (nil: next is the
+// genesis head): chain hash, sequence, monotone epochs, and a signature by an
+// admin of prev (of next itself for the genesis head).
+func verifyStep(key string, prev *pinned, next *wire.Head) error {
+	authority := next
+	if prev == nil {
+		if next.Seq != 0 || next.Prev != ([wire.HashLen]byte{}) || next.Pending.Kind != wire.PendingNone {
+			return tamperedf(kindHead, key, "genesis head has a predecessor")
+		}
+	} else {
+		switch {
+		case next.Seq != prev.h.Seq+1:
+			return rollbackf(kindHead, key, "seq %d does not follow %d", next.Seq, prev.h.Seq)
+		case next.Prev != prev.hash:
+			return rollbackf(kindHead, key, "seq %d does not chain to the verified head %d", next.Seq, prev.h.Seq)
+		case next.Epoch < prev.h.Epoch || next.MinEpoch < prev.h.MinEpoch:
+			return rollbackf(kindHead, key, "seq %d lowers the epoch", next.Seq)
+		}
+		authority = prev.h
+	}
+	m := authority.Member(next.Signer)
+	if m == nil || m.Role != wire.RoleAdmin {
+		return tamperedf(kindHead, key, "seq %d is signed by a non-admin", next.Seq)
+	}
+	r, err := wire.ParseRecipientBytes(m.Recipient)
+	if err != nil {
+		return tampered(kindHead, key, err)
+	}
+	if !ed25519.Verify(ed25519.PublicKey(r.Ed), next.SignatureMessage(), next.Signature) {
+		return tamperedf(kindHead, key, "seq %d has a bad signature", next.Seq)
+	}
+	return nil
+}
+
+// loadHead reads the current head of a vault and verifies it against the
+// rollback pin (walking the head log from the pin, or from the genesis head
+// when this host has no pin), then advances the pin.
+func (e *Engine) loadHead(ctx context.Context, vault [wire.IDLen]byte) (*headState, error) {
+	key := headKey(vault)
+	raw, ver, err := e.store.Get(ctx, key)
+	pin, perr := e.pins.load(vault)
+	if perr != nil {
+		return nil, perr
+	}
+	if errors.Is(err, sdk.ErrNotFound) {
+		if pin != nil {
+			return nil, rollbackf(kindHead, key, "is missing but this host has seen seq %d", pin.h.Seq)
+		}
+		return nil, fmt.Errorf("%w: vault %x has no head", ErrVaultNotFound, vault[:])
+	}
+	if err != nil {
+		return nil, fmt.Errorf("core: reading %s %q: %w", kindHead, key, err)
+	}
+	hs := &headState{ver: ver}
+	hs.raw, hs.hash = raw, wire.HeadHash(raw)
+	if pin != nil && pin.hash == hs.hash {
+		hs.h = pin.h
+		return hs, nil
+	}
+	if hs.h, err = parseHeadAt(key, raw, vault); err != nil {
+		return nil, err
+	}
+	if pin != nil {
+		if hs.h.Seq < pin.h.Seq {
+			return nil, rollbackf(kindHead, key, "seq %d is older than the pinned seq %d", hs.h.Seq, pin.h.Seq)
+		}
+		if hs.h.Seq == pin.h.Seq {
+			return nil, rollbackf(kindHead, key, "seq %d differs from the pinned head of the same seq (fork)", hs.h.Seq)
+		}
+	}
+	if err := e.verifyChain(ctx, vault, pin, &hs.pinned); err != nil {
+		return nil, err
+	}
+	if err := e.pins.advance(&hs.pinned); err != nil {
+		return nil, err
+	}
+	return hs, nil
+}
+
+// verifyChain verifies the heads from pin (exclusive; nil = from genesis) to
+// target using the head log v/<vault>/h/<seq>.
+func (e *Engine) verifyChain(ctx context.Context, vault [wire.IDLen]byte, pin *pinned, target *pinned) error {
+	start := uint64(0)
+	if pin != nil {
+		start = pin.h.Seq + 1
+	}
+	if target.h.Seq-start > maxChainWalk {
+		return rollbackf(kindHead, headKey(vault), "history of %d heads is too long to verify", target.h.Seq-start)
+	}
+	prev := pin
+	for seq := start; seq < target.h.Seq; seq++ {
+		key := logKey(vault, seq)
+		raw, _, err := e.store.Get(ctx, key)
+		if errors.Is(err, sdk.ErrNotFound) {
+			return rollbackf(kindHead, key, "is missing from the head log, the chain cannot be verified")
+		}
+		if err != nil {
+			return fmt.Errorf("core: reading %s %q: %w", kindHead, key, err)
+		}
+		h, err := parseHeadAt(key, raw, vault)
+		if err != nil {
+			return err
+		}
+		if err := verifyStep(key, prev, h); err != nil {
+			return err
+		}
+		prev = &pinned{raw: raw, h: h, hash: wire.HeadHash(raw)}
+	}
+	return verifyStep(headKey(vault), prev, target.h)
+}
+
+// commitHead signs next as the successor of cur and writes it with
+// compare-and-swap. It first makes sure cur is in the head log (a crash after
+// the previous commit may have left it out), and appends next to the log
+// after the commit. A lost race returns an error wrapping sdk.ErrConflict.
+func (e *Engine) commitHead(ctx context.Context, cur *headState, next *wire.Head, signer *Identity, meta *wire.Meta, k *epochKey) (*headState, error) {
+	vault := cur.h.Vault
+	next.Vault = vault
+	next.Seq = cur.h.Seq + 1
+	next.Prev = cur.hash
+	next.Signer = signer.rcpt.id
+	ids := make([][wire.IDLen]byte, len(next.Members))
+	for i, m := range next.Members {
+		ids[i] = m.ID
+	}
+	plain := meta.Marshal(ids)
+	next.Meta = sealMeta(k, vault, next.Seq, plain)
+	clear(plain)
+	next.Signature = ed25519.Sign(signer.sign, next.SignatureMessage())
+	raw := next.Marshal()
+	if len(raw) > sdk.MaxValueSize {
+		return nil, fmt.Errorf("core: vault head would be %d bytes, above the store limit", len(raw))
+	}
+	if _, err := e.store.Put(ctx, logKey(vault, cur.h.Seq), cur.raw, sdk.None); err != nil {
+		return nil, fmt.Errorf("core: writing head log %q: %w", logKey(vault, cur.h.Seq), err)
+	}
+	ver, err := e.store.Put(ctx, headKey(vault), raw, sdk.IfVersion(cur.ver))
+	if err != nil {
+		if errors.Is(err, sdk.ErrNotFound) {
+			err = fmt.Errorf("%w: head disappeared: %w", sdk.ErrConflict, err)
+		}
+		return nil, fmt.Errorf("core: committing %s %q: %w", kindHead, headKey(vault), err)
+	}
+	hs := &headState{ver: ver}
+	hs.raw, hs.h, hs.hash = raw, next, wire.HeadHash(raw)
+	if err := e.pins.advance(&hs.pinned); err != nil {
+		return nil, err
+	}
+	if _, err := e.store.Put(ctx, logKey(vault, next.Seq), raw, sdk.None); err != nil {
+		// Not fatal: the next commit writes it before it commits.
+		e.log.Debug("head log append failed", "vault", fmt.Sprintf("%x", vault[:]), "seq", next.Seq, "error", err)
+	}
+	return hs, nil
+}
+
+// copyHead returns a deep-enough copy of h for building a successor.
+func copyHead(h *wire.Head) *wire.Head {
+	n := *h
+	n.Members = append([]wire.HeadMember(nil), h.Members...)
+	n.Pending.Revoked = append([][wire.IDLen]byte(nil), h.Pending.Revoked...)
+	n.Meta, n.Signature = nil, nil
+	return &n
+}
+
+func signHead(id *Identity, h *wire.Head) []byte {
+	return ed25519.Sign(id.sign, h.SignatureMessage())
+}

@@ -1,0 +1,187 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/ALRubinger/aileron-store/core/internal/wire"
+	"github.com/ALRubinger/aileron-store/sdk"
+	"github.com/ALRubinger/aileron-store/sdk/memstore"
+)
+
+// storeFactories are the backends the scenario helpers run over. Every
+// scenario takes an sdk.Store, so adding a backend (a plugin client from
+// sdk.Open, a filesystem store) is one more entry here.
+var storeFactories = map[string]func(t *testing.T) sdk.Store{
+	"mem": func(t *testing.T) sdk.Store { return memstore.New() },
+}
+
+// overStores runs fn once per backend.
+func overStores(t *testing.T, fn func(t *testing.T, st sdk.Store)) {
+	for name, f := range storeFactories {
+		t.Run(name, func(t *testing.T) {
+			st := f(t)
+			t.Cleanup(func() { st.Close() })
+			fn(t, st)
+		})
+	}
+}
+
+var (
+	idOnce  sync.Once
+	idCache = map[string]*Identity{}
+)
+
+// testIdentity returns a per-process identity for a role name. Alice uses the
+// default hybrid suite, everyone else X25519 (faster, and it mixes suites).
+func testIdentity(t testing.TB, who string) *Identity {
+	t.Helper()
+	idOnce.Do(func() {
+		for _, n := range []string{"alice", "bob", "carol", "dave", "mallory"} {
+			s := SuiteX25519
+			if n == "alice" || n == "carol" {
+				s = SuiteMLKEM768X25519
+			}
+			id, err := NewIdentity(s)
+			if err != nil {
+				panic(err)
+			}
+			idCache[n] = id
+		}
+	})
+	id := idCache[who]
+	if id == nil {
+		t.Fatalf("no test identity %q", who)
+	}
+	return id
+}
+
+// newEngine returns an engine with its own state dir.
+func newEngine(t testing.TB, st sdk.Store, opts *Options) *Engine {
+	t.Helper()
+	o := Options{StateDir: t.TempDir()}
+	if opts != nil {
+		o = *opts
+	}
+	e, err := New(st, &o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+func must(t testing.TB, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// wantErr fails unless err wraps every sentinel and mentions every fragment.
+func wantErr(t testing.TB, err error, sentinel error, fragments ...string) {
+	t.Helper()
+	if err == nil {
+		t.Fatalf("got no error, want %v", sentinel)
+	}
+	if !errors.Is(err, sentinel) {
+		t.Fatalf("got %v, want an error wrapping %v", err, sentinel)
+	}
+	for _, f := range fragments {
+		if !strings.Contains(err.Error(), f) {
+			t.Fatalf("error %q does not mention %q", err, f)
+		}
+	}
+}
+
+// dump returns every key and value of a store.
+func dump(t testing.TB, st sdk.Store) map[string][]byte {
+	t.Helper()
+	out := map[string][]byte{}
+	err := sdk.Walk(context.Background(), st, "", true, func(e sdk.Entry) error {
+		out[e.Key] = e.Value
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// keysWith returns the keys of st under prefix containing part.
+func keysWith(t testing.TB, st sdk.Store, prefix, part string) []string {
+	t.Helper()
+	var out []string
+	for k := range dump(t, st) {
+		if strings.HasPrefix(k, prefix) && strings.Contains(k, part) {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+func put(t testing.TB, st sdk.Store, key string, val []byte) {
+	t.Helper()
+	if _, err := st.Put(context.Background(), key, val, sdk.None); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func get(t testing.TB, st sdk.Store, key string) []byte {
+	t.Helper()
+	b, _, err := st.Get(context.Background(), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// heldKeys returns the epoch keys a vault handle holds (what a member that
+// is later revoked walks away with).
+func heldKeys(v *Vault) []*epochKey {
+	s, err := v.current()
+	if err != nil {
+		return nil
+	}
+	var out []*epochKey
+	for _, k := range []*epochKey{s.cur, s.prev} {
+		if k != nil {
+			c, _ := newEpochKey(v.id, k.epoch, k.key)
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// assertOldKeysUseless checks that no record in the store decrypts under any
+// of keys, and that id opens no key slot in the store.
+func assertOldKeysUseless(t testing.TB, st sdk.Store, vault *Vault, keys []*epochKey, id *Identity) {
+	t.Helper()
+	for k, val := range dump(t, st) {
+		switch {
+		case strings.HasPrefix(k, recordPrefix(vault.id)):
+			rec, err := parseRecordForTest(val)
+			if err != nil {
+				t.Fatalf("record %s: %v", k, err)
+			}
+			for _, ek := range keys {
+				if _, err := openRecord(ek, rec); err == nil {
+					t.Fatalf("record %s (epoch %d) still decrypts under a revoked member's key of epoch %d", k, rec.Epoch, ek.epoch)
+				}
+			}
+		case strings.HasPrefix(k, slotPrefix(vault.id)):
+			s, err := parseSlotForTest(val)
+			if err != nil {
+				t.Fatalf("slot %s: %v", k, err)
+			}
+			if _, err := openSlot(id, k, val, s.Vault, s.Epoch, s.Commitment); err == nil {
+				t.Fatalf("revoked identity opens slot %s", k)
+			}
+		}
+	}
+}
+
+func parseRecordForTest(b []byte) (*wire.Record, error) { return wire.ParseRecord(b) }
+func parseSlotForTest(b []byte) (*wire.Slot, error)     { return wire.ParseSlot(b) }

@@ -1,0 +1,282 @@
+package core
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ALRubinger/aileron-store/core/internal/wire"
+	"github.com/ALRubinger/aileron-store/sdk"
+)
+
+func TestLifecycle(t *testing.T) { overStores(t, scenarioLifecycle) }
+
+// scenarioLifecycle walks a vault through create, put/get/list/delete,
+// grant, rotate and revoke, checking roles, errors and what the revoked
+// member keeps.
+func scenarioLifecycle(t *testing.T, st sdk.Store) {
+	ctx := context.Background()
+	alice, bob, carol := testIdentity(t, "alice"), testIdentity(t, "bob"), testIdentity(t, "carol")
+	ea, eb, ec := newEngine(t, st, nil), newEngine(t, st, nil), newEngine(t, st, nil)
+
+	va, err := ea.CreateVault(ctx, "prod-vault", alice, "alice-admin")
+	must(t, err)
+	if _, err := ea.CreateVault(ctx, "prod-vault", alice, "alice-admin"); !errors.Is(err, ErrVaultExists) {
+		t.Fatalf("second create: %v, want ErrVaultExists", err)
+	}
+	if _, err := eb.Unlock(ctx, "prod-vault", bob); !errors.Is(err, ErrVaultNotFound) {
+		t.Fatalf("bob unlock before grant: %v, want ErrVaultNotFound", err)
+	}
+	creds := map[string]string{"db-password": "hunter2-secret", "api-token": "tok-0123456789", "ssh-key": "-----BEGIN-KEY-----"}
+	for n, v := range creds {
+		must(t, va.Put(ctx, n, []byte(v)))
+	}
+	got, err := va.Get(ctx, "db-password")
+	if err != nil || string(got) != "hunter2-secret" {
+		t.Fatalf("get: %q %v", got, err)
+	}
+	must(t, va.Put(ctx, "db-password", []byte("hunter3-secret")))
+	if got, _ := va.Get(ctx, "db-password"); string(got) != "hunter3-secret" {
+		t.Fatalf("overwrite: got %q", got)
+	}
+	creds["db-password"] = "hunter3-secret"
+	if _, err := va.Get(ctx, "nope"); !errors.Is(err, ErrCredentialNotFound) {
+		t.Fatalf("missing get: %v", err)
+	}
+	must(t, va.Put(ctx, "temp", []byte("x")))
+	must(t, va.Delete(ctx, "temp"))
+	if err := va.Delete(ctx, "temp"); !errors.Is(err, ErrCredentialNotFound) {
+		t.Fatalf("double delete: %v", err)
+	}
+	names, err := va.List(ctx)
+	must(t, err)
+	if !slices.Equal(names, []string{"api-token", "db-password", "ssh-key"}) {
+		t.Fatalf("list: %v", names)
+	}
+
+	// Grant: O(1) in credentials (exactly one slot, one index entry, head + log).
+	before := len(dump(t, st))
+	must(t, va.Grant(ctx, bob.Recipient(), "bob-member", RoleMember))
+	if d := len(dump(t, st)) - before; d > 3 {
+		t.Fatalf("grant added %d keys, want at most 3 (slot, index entry, head log)", d)
+	}
+	if err := va.Grant(ctx, bob.Recipient(), "bob-again", RoleMember); !errors.Is(err, ErrMemberExists) {
+		t.Fatalf("re-grant: %v", err)
+	}
+	if err := va.Grant(ctx, carol.Recipient(), "bob-member", RoleMember); !errors.Is(err, ErrMemberExists) {
+		t.Fatalf("grant with a taken name: %v", err)
+	}
+	must(t, va.Grant(ctx, carol.Recipient(), "carol-admin", RoleAdmin))
+	ms, err := va.Members(ctx)
+	must(t, err)
+	if len(ms) != 3 || ms[0].Name != "alice-admin" || ms[0].Role != RoleAdmin || ms[1].Name != "bob-member" || ms[1].Role != RoleMember ||
+		ms[2].Name != "carol-admin" || ms[2].Role != RoleAdmin || !ms[1].Recipient.Equal(bob.Recipient()) {
+		t.Fatalf("members: %+v", ms)
+	}
+
+	vb, err := eb.Unlock(ctx, "prod-vault", bob)
+	must(t, err)
+	for n, v := range creds {
+		if got, err := vb.Get(ctx, n); err != nil || string(got) != v {
+			t.Fatalf("bob get %s: %q %v", n, got, err)
+		}
+	}
+	must(t, vb.Put(ctx, "bob-wrote", []byte("from-bob")))
+	creds["bob-wrote"] = "from-bob"
+	if err := vb.Grant(ctx, testIdentity(t, "dave").Recipient(), "dave", RoleMember); !errors.Is(err, ErrNotAdmin) {
+		t.Fatalf("member grant: %v", err)
+	}
+	if _, err := vb.Revoke(ctx, "alice-admin"); !errors.Is(err, ErrNotAdmin) {
+		t.Fatalf("member revoke: %v", err)
+	}
+	if err := vb.Rotate(ctx); !errors.Is(err, ErrNotAdmin) {
+		t.Fatalf("member rotate: %v", err)
+	}
+	if l, err := eb.ListVaults(ctx, bob); err != nil || !slices.Equal(l, []string{"prod-vault"}) {
+		t.Fatalf("bob vaults: %v %v", l, err)
+	}
+
+	// Rotate by the second admin; everyone keeps reading.
+	vc, err := ec.Unlock(ctx, "prod-vault", carol)
+	must(t, err)
+	must(t, vc.Rotate(ctx))
+	for _, v := range []*Vault{va, vb, vc} {
+		for n, want := range creds {
+			if got, err := v.Get(ctx, n); err != nil || string(got) != want {
+				t.Fatalf("after rotate, get %s: %q %v", n, got, err)
+			}
+		}
+	}
+
+	// Revoke bob.
+	bobKeys := heldKeys(vb)
+	rep, err := va.Revoke(ctx, "bob-member")
+	must(t, err)
+	wantNames := []string{"api-token", "bob-wrote", "db-password", "ssh-key"}
+	if rep.Member != "bob-member" || !slices.Equal(rep.Readable, wantNames) || rep.Reencrypted != 4 {
+		t.Fatalf("revoke report: %+v", rep)
+	}
+	if _, err := va.Revoke(ctx, "bob-member"); !errors.Is(err, ErrMemberNotFound) {
+		t.Fatalf("revoke twice: %v", err)
+	}
+	if _, err := vb.Get(ctx, "api-token"); !errors.Is(err, ErrNotMember) {
+		t.Fatalf("revoked member's cached handle: %v, want ErrNotMember", err)
+	}
+	if _, err := eb.Unlock(ctx, "prod-vault", bob); !errors.Is(err, ErrNotMember) {
+		t.Fatalf("revoked unlock: %v", err)
+	}
+	if l, err := eb.ListVaults(ctx, bob); err != nil || len(l) != 0 {
+		t.Fatalf("revoked member lists %v %v", l, err)
+	}
+	assertOldKeysUseless(t, st, va, bobKeys, bob)
+	// Only the current epoch's slots remain.
+	s, _ := va.current()
+	for _, k := range keysWith(t, st, slotPrefix(va.id), "") {
+		if !strings.Contains(k, slotDir(s.head.h.Epoch, s.head.h.Commitment)) {
+			t.Fatalf("old slot %s survived the revoke", k)
+		}
+	}
+	if p, err := va.Pending(ctx); err != nil || p {
+		t.Fatalf("pending after revoke: %v %v", p, err)
+	}
+	if s.head.h.MinEpoch != s.head.h.Epoch {
+		t.Fatalf("min epoch %d, epoch %d", s.head.h.MinEpoch, s.head.h.Epoch)
+	}
+	for _, v := range []*Vault{va, vc} {
+		for n, want := range creds {
+			if got, err := v.Get(ctx, n); err != nil || string(got) != want {
+				t.Fatalf("after revoke, get %s: %q %v", n, got, err)
+			}
+		}
+	}
+	// An admin cannot revoke itself (it could not finish the sweep).
+	if _, err := vc.Revoke(ctx, "carol-admin"); err == nil || !strings.Contains(err.Error(), "cannot revoke itself") {
+		t.Fatalf("self-revoke: %v", err)
+	}
+	if _, err := vc.Revoke(ctx, "alice-admin"); err != nil {
+		t.Fatalf("carol revokes alice: %v", err)
+	}
+	if _, err := va.Get(ctx, "api-token"); !errors.Is(err, ErrNotMember) {
+		t.Fatalf("revoked admin reads: %v", err)
+	}
+	va = vc
+
+	// No name appears in any key, nor in clear in any value.
+	for k, val := range dump(t, st) {
+		if err := sdk.ValidateKey(k); err != nil {
+			t.Fatal(err)
+		}
+		for _, secret := range []string{"prod-vault", "alice-admin", "bob-member", "carol-admin", "db-password", "api-token", "hunter3-secret", "hunter2-secret", "tok-0123456789", "BEGIN-KEY"} {
+			if strings.Contains(k, secret) || bytes.Contains(val, []byte(secret)) {
+				t.Fatalf("%q appears in the store under %s", secret, k)
+			}
+		}
+	}
+
+	// Lock clears the keys.
+	va.Lock()
+	if _, err := va.Get(ctx, "api-token"); !errors.Is(err, ErrLocked) {
+		t.Fatalf("after Lock: %v", err)
+	}
+	if err := va.Put(ctx, "x", []byte("y")); !errors.Is(err, ErrLocked) {
+		t.Fatalf("put after Lock: %v", err)
+	}
+}
+
+func TestSessionTTL(t *testing.T) {
+	ctx := context.Background()
+	st := storeFactories["mem"](t)
+	e := newEngine(t, st, &Options{SessionTTL: 50 * time.Millisecond})
+	v, err := e.CreateVault(ctx, "ttl", testIdentity(t, "alice"), "alice")
+	must(t, err)
+	must(t, v.Put(ctx, "a", []byte("b")))
+	time.Sleep(80 * time.Millisecond)
+	if _, err := v.Get(ctx, "a"); !errors.Is(err, ErrLocked) {
+		t.Fatalf("after TTL: %v", err)
+	}
+	v2, err := e.Unlock(ctx, "ttl", testIdentity(t, "alice"))
+	must(t, err)
+	if got, err := v2.Get(ctx, "a"); err != nil || string(got) != "b" {
+		t.Fatalf("re-unlock: %q %v", got, err)
+	}
+}
+
+func TestXChaChaRecords(t *testing.T) {
+	ctx := context.Background()
+	st := storeFactories["mem"](t)
+	e := newEngine(t, st, &Options{RecordSuite: RecordXChaCha20Poly1305})
+	v, err := e.CreateVault(ctx, "xc", testIdentity(t, "alice"), "alice")
+	must(t, err)
+	must(t, v.Put(ctx, "a", []byte("value-a")))
+	for _, k := range keysWith(t, st, recordPrefix(v.id), "") {
+		rec, err := wire.ParseRecord(get(t, st, k))
+		must(t, err)
+		if rec.Suite != wire.AEADXChaCha20Poly1305 || len(rec.Nonce) != 24 {
+			t.Fatalf("record suite %d nonce %d", rec.Suite, len(rec.Nonce))
+		}
+	}
+	// An AES-GCM engine reads it, rotates it (suite kept) and reads again.
+	e2 := newEngine(t, st, nil)
+	v2, err := e2.Unlock(ctx, "xc", testIdentity(t, "alice"))
+	must(t, err)
+	must(t, v2.Rotate(ctx))
+	if got, err := v2.Get(ctx, "a"); err != nil || string(got) != "value-a" {
+		t.Fatalf("get: %q %v", got, err)
+	}
+}
+
+func TestPendingRotationReadsAndWrites(t *testing.T) {
+	ctx := context.Background()
+	st := storeFactories["mem"](t)
+	alice, bob := testIdentity(t, "alice"), testIdentity(t, "bob")
+	e := newEngine(t, st, nil)
+	v, err := e.CreateVault(ctx, "p", alice, "alice")
+	must(t, err)
+	must(t, v.Grant(ctx, bob.Recipient(), "bob", RoleMember))
+	must(t, v.Put(ctx, "old", []byte("old-value")))
+	// Commit a rotation without sweeping: interrupt it right after the head
+	// commit by failing the first record write.
+	fs := newFault(st)
+	ef := newEngine(t, fs, nil)
+	vf, err := ef.Unlock(ctx, "p", alice)
+	must(t, err)
+	fs.failOnKeyPrefix(recordPrefix(v.id))
+	if err := vf.Rotate(ctx); err == nil {
+		t.Fatal("rotate with failing record writes succeeded")
+	}
+	fs.failOnKeyPrefix("")
+	if p, err := v.Pending(ctx); err != nil || !p {
+		t.Fatalf("pending: %v %v", p, err)
+	}
+	// A member reads old-epoch records and writes under the new epoch.
+	eb := newEngine(t, st, nil)
+	vb, err := eb.Unlock(ctx, "p", bob)
+	must(t, err)
+	if got, err := vb.Get(ctx, "old"); err != nil || string(got) != "old-value" {
+		t.Fatalf("read during pending: %q %v", got, err)
+	}
+	must(t, vb.Put(ctx, "new", []byte("new-value")))
+	s, _ := vb.current()
+	rec, err := wire.ParseRecord(get(t, st, recordKey(v.id, recordID(s.naming, "new"))))
+	must(t, err)
+	if rec.Epoch != s.head.h.Epoch || s.head.h.Pending.Kind == wire.PendingNone {
+		t.Fatalf("write during pending used epoch %d, head epoch %d", rec.Epoch, s.head.h.Epoch)
+	}
+	if err := vb.Resume(ctx); !errors.Is(err, ErrNotAdmin) {
+		t.Fatalf("member resume: %v", err)
+	}
+	must(t, v.Resume(ctx))
+	if p, _ := v.Pending(ctx); p {
+		t.Fatal("still pending after resume")
+	}
+	must(t, v.Resume(ctx)) // no-op
+	for _, n := range []string{"old", "new"} {
+		if _, err := vb.Get(ctx, n); err != nil {
+			t.Fatalf("get %s after resume: %v", n, err)
+		}
+	}
+}

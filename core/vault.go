@@ -1,0 +1,445 @@
+package core
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/ALRubinger/aileron-store/core/internal/wire"
+	"github.com/ALRubinger/aileron-store/sdk"
+)
+
+// Role is a member's role in a vault.
+type Role uint8
+
+const (
+	// RoleMember reads and writes credentials.
+	RoleMember Role = Role(wire.RoleMember)
+	// RoleAdmin also grants, revokes and rotates.
+	RoleAdmin Role = Role(wire.RoleAdmin)
+)
+
+func (r Role) String() string {
+	switch r {
+	case RoleMember:
+		return "member"
+	case RoleAdmin:
+		return "admin"
+	}
+	return fmt.Sprintf("role(%d)", uint8(r))
+}
+
+// Member is one member of a vault.
+type Member struct {
+	Name      string
+	Role      Role
+	Recipient *Recipient
+}
+
+// RevokeReport tells which credentials a revoked member could read: rotate
+// them at their source, since re-encryption cannot make anyone forget.
+type RevokeReport struct {
+	Member      string
+	Readable    []string
+	Reencrypted int
+}
+
+// Vault is an unlocked vault handle. It caches the current epoch key until
+// the session TTL passes or Lock is called. It is safe for concurrent use.
+type Vault struct {
+	e     *Engine
+	id    [wire.IDLen]byte
+	name  string
+	ident *Identity
+
+	mu      sync.Mutex
+	s       *session
+	expires time.Time
+	locked  bool
+}
+
+// session is an immutable snapshot of a verified head and its keys.
+type session struct {
+	head   *headState
+	meta   *wire.Meta
+	cur    *epochKey
+	prev   *epochKey // previous epoch's key, while a rotation may be pending
+	naming []byte
+}
+
+func (s *session) key(epoch uint64) *epochKey {
+	if s.cur != nil && s.cur.epoch == epoch {
+		return s.cur
+	}
+	if s.prev != nil && s.prev.epoch == epoch {
+		return s.prev
+	}
+	return nil
+}
+
+func (s *session) wipe() {
+	s.cur.wipe()
+	s.prev.wipe()
+	clear(s.naming)
+}
+
+func (e *Engine) newVault(id [wire.IDLen]byte, name string, ident *Identity) *Vault {
+	return &Vault{e: e, id: id, name: name, ident: ident, expires: time.Now().Add(e.ttl)}
+}
+
+// Name returns the vault's name.
+func (v *Vault) Name() string { return v.name }
+
+// ID returns the vault's opaque id (hex), as used in storage keys.
+func (v *Vault) ID() string { return hex.EncodeToString(v.id[:]) }
+
+// Lock clears the cached keys; later calls return ErrLocked.
+func (v *Vault) Lock() {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.lockLocked()
+}
+
+func (v *Vault) lockLocked() {
+	if v.s != nil {
+		v.s.wipe()
+	}
+	v.s, v.locked, v.ident = nil, true, nil
+}
+
+// current returns the session snapshot, or ErrLocked.
+func (v *Vault) current() (*session, error) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if !v.locked && time.Now().After(v.expires) {
+		v.lockLocked()
+	}
+	if v.locked || v.s == nil {
+		return nil, fmt.Errorf("%w: vault %q", ErrLocked, v.name)
+	}
+	return v.s, nil
+}
+
+func (v *Vault) setSession(s *session) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.locked {
+		s.wipe()
+		return
+	}
+	v.s = s
+}
+
+func (v *Vault) identity() (*Identity, error) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.locked || v.ident == nil {
+		return nil, fmt.Errorf("%w: vault %q", ErrLocked, v.name)
+	}
+	return v.ident, nil
+}
+
+// refresh reads the head and, when it changed, re-verifies membership,
+// unwraps the slot of a new epoch and re-reads the metadata. With initial
+// set it builds the first session of an Unlock.
+func (v *Vault) refresh(ctx context.Context, initial bool) (*session, error) {
+	var old *session
+	if !initial {
+		var err error
+		if old, err = v.current(); err != nil {
+			return nil, err
+		}
+	}
+	id, err := v.identity()
+	if err != nil {
+		return nil, err
+	}
+	hs, err := v.e.loadHead(ctx, v.id)
+	if err != nil {
+		return nil, err
+	}
+	if old != nil && old.head.hash == hs.hash {
+		if old.head.ver != hs.ver {
+			ns := *old
+			ns.head = hs
+			v.setSession(&ns)
+			return &ns, nil
+		}
+		return old, nil
+	}
+	h := hs.h
+	if h.Member(id.rcpt.id) == nil {
+		return nil, fmt.Errorf("%w: vault %q (%s)", ErrNotMember, v.name, v.ID())
+	}
+	ns := &session{head: hs}
+	if old != nil && old.cur.epoch == h.Epoch && old.head.h.Commitment == h.Commitment {
+		ns.cur, ns.prev, ns.naming = old.cur, old.prev, old.naming
+	} else {
+		skey := slotKey(v.id, h.Epoch, h.Commitment, id.rcpt.id)
+		data, _, err := v.e.store.Get(ctx, skey)
+		if errors.Is(err, sdk.ErrNotFound) {
+			return nil, tamperedf(kindSlot, skey, "is missing for a listed member")
+		}
+		if err != nil {
+			return nil, fmt.Errorf("core: reading %s %q: %w", kindSlot, skey, err)
+		}
+		p, err := openSlot(id, skey, data, v.id, h.Epoch, h.Commitment)
+		if err != nil {
+			return nil, err
+		}
+		defer p.Wipe()
+		if ns.cur, err = newEpochKey(v.id, h.Epoch, p.EpochKey); err != nil {
+			return nil, err
+		}
+		if p.PrevKey != nil && h.Epoch > 0 {
+			if ns.prev, err = newEpochKey(v.id, h.Epoch-1, p.PrevKey); err != nil {
+				return nil, err
+			}
+		}
+		ns.naming = append([]byte(nil), p.NamingKey...)
+	}
+	meta, err := openMeta(ns.cur, v.id, h.Seq, h.Meta)
+	if err != nil {
+		return nil, tampered(kindHead, headKey(v.id), err)
+	}
+	if meta.VaultName != v.name {
+		return nil, tamperedf(kindHead, headKey(v.id), "vault is not named as the index entry says")
+	}
+	for _, m := range h.Members {
+		if _, ok := meta.Names[m.ID]; !ok || len(meta.Names) != len(h.Members) {
+			return nil, tamperedf(kindHead, headKey(v.id), "metadata does not name every member")
+		}
+	}
+	ns.meta = meta
+	v.setSession(ns)
+	if _, err := v.current(); err != nil {
+		return nil, err
+	}
+	return ns, nil
+}
+
+// record reads, decodes and decrypts one record. It returns the plaintext
+// (caller clears), the decoded plaintext fields (aliasing it), the envelope
+// and the version.
+func (v *Vault) openAt(ctx context.Context, s *session, key string, rid [wire.RecordIDLen]byte, data []byte) (*session, []byte, *wire.RecordPlain, *wire.Record, error) {
+	rec, err := wire.ParseRecord(data)
+	if err != nil {
+		return s, nil, nil, nil, tampered(kindRecord, key, err)
+	}
+	if rec.Vault != v.id || rec.ID != rid {
+		return s, nil, nil, nil, tamperedf(kindRecord, key, "belongs to another vault or record")
+	}
+	if rec.Epoch < s.head.h.MinEpoch {
+		return s, nil, nil, nil, rollbackf(kindRecord, key, "epoch %d is below the vault's minimum epoch %d (replayed old blob)", rec.Epoch, s.head.h.MinEpoch)
+	}
+	k := s.key(rec.Epoch)
+	if k == nil && rec.Epoch > s.head.h.Epoch {
+		// Written after a rotation this session has not seen yet: re-read
+		// the head once.
+		if s, err = v.refresh(ctx, false); err != nil {
+			return s, nil, nil, nil, err
+		}
+		if rec.Epoch < s.head.h.MinEpoch {
+			return s, nil, nil, nil, rollbackf(kindRecord, key, "epoch %d is below the vault's minimum epoch %d (replayed old blob)", rec.Epoch, s.head.h.MinEpoch)
+		}
+		k = s.key(rec.Epoch)
+	}
+	if k == nil {
+		return s, nil, nil, nil, tamperedf(kindRecord, key, "epoch %d has no key", rec.Epoch)
+	}
+	plain, err := openRecord(k, rec)
+	if err != nil {
+		return s, nil, nil, nil, tamperedf(kindRecord, key, "does not authenticate")
+	}
+	p, err := wire.ParseRecordPlain(plain)
+	if err != nil {
+		clear(plain)
+		return s, nil, nil, nil, tampered(kindRecord, key, err)
+	}
+	if recordID(s.naming, string(p.Name)) != rid {
+		clear(plain)
+		return s, nil, nil, nil, tamperedf(kindRecord, key, "name does not match the record id")
+	}
+	return s, plain, p, rec, nil
+}
+
+func checkCredName(name string) error {
+	if name == "" || len(name) > wire.MaxNameLen {
+		return fmt.Errorf("core: credential name must be 1..%d bytes", wire.MaxNameLen)
+	}
+	return nil
+}
+
+// Get returns a copy of the credential's value. Missing => ErrCredentialNotFound.
+// With the session unlocked it does one store read and one AEAD open: no
+// KDF, no HPKE.
+func (v *Vault) Get(ctx context.Context, name string) ([]byte, error) {
+	if err := checkCredName(name); err != nil {
+		return nil, err
+	}
+	s, err := v.current()
+	if err != nil {
+		return nil, err
+	}
+	rid := recordID(s.naming, name)
+	key := recordKey(v.id, rid)
+	data, _, err := v.e.store.Get(ctx, key)
+	if errors.Is(err, sdk.ErrNotFound) {
+		return nil, fmt.Errorf("%w: %q in vault %q", ErrCredentialNotFound, name, v.name)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("core: reading %s %q: %w", kindRecord, key, err)
+	}
+	_, plain, p, _, err := v.openAt(ctx, s, key, rid, data)
+	if err != nil {
+		return nil, err
+	}
+	out := append([]byte(nil), p.Value...)
+	clear(plain)
+	return out, nil
+}
+
+// Put stores value under name, encrypted under the current epoch key (the
+// new one while a rotation is pending). After writing it re-reads the head:
+// if a rotation committed meanwhile, it re-encrypts its own write under the
+// new key with compare-and-swap, so a write racing a sweep is never left
+// behind under a revoked key.
+func (v *Vault) Put(ctx context.Context, name string, value []byte) error {
+	if err := checkCredName(name); err != nil {
+		return err
+	}
+	if len(value) > sdk.MaxValueSize-4096 {
+		return fmt.Errorf("core: credential %q value is %d bytes, above the limit of %d", name, len(value), sdk.MaxValueSize-4096)
+	}
+	s, err := v.refresh(ctx, false)
+	if err != nil {
+		return err
+	}
+	rid := recordID(s.naming, name)
+	key := recordKey(v.id, rid)
+	plain := wire.MarshalRecordPlain(name, value, time.Now().UnixNano())
+	defer clear(plain)
+	blob := sealRecord(s.cur, v.e.suite, v.id, rid, plain)
+	ver, err := v.e.store.Put(ctx, key, blob, sdk.None)
+	if err != nil {
+		return fmt.Errorf("core: writing %s %q: %w", kindRecord, key, err)
+	}
+	for i := 0; i < 8; i++ {
+		used := s.cur.epoch
+		if s, err = v.refresh(ctx, false); err != nil {
+			return err
+		}
+		if s.cur.epoch == used {
+			return nil
+		}
+		blob = sealRecord(s.cur, v.e.suite, v.id, rid, plain)
+		ver, err = v.e.store.Put(ctx, key, blob, sdk.IfVersion(ver))
+		if errors.Is(err, sdk.ErrConflict) || errors.Is(err, sdk.ErrNotFound) {
+			return nil // a later write or delete superseded ours
+		}
+		if err != nil {
+			return fmt.Errorf("core: re-encrypting %s %q: %w", kindRecord, key, err)
+		}
+	}
+	return fmt.Errorf("core: writing %s %q: the vault kept rotating", kindRecord, key)
+}
+
+// Delete removes the credential (compare-and-swap on the version read).
+// Missing => ErrCredentialNotFound.
+func (v *Vault) Delete(ctx context.Context, name string) error {
+	if err := checkCredName(name); err != nil {
+		return err
+	}
+	s, err := v.current()
+	if err != nil {
+		return err
+	}
+	key := recordKey(v.id, recordID(s.naming, name))
+	for i := 0; i < 16; i++ {
+		_, ver, err := v.e.store.Get(ctx, key)
+		if errors.Is(err, sdk.ErrNotFound) {
+			return fmt.Errorf("%w: %q in vault %q", ErrCredentialNotFound, name, v.name)
+		}
+		if err != nil {
+			return fmt.Errorf("core: reading %s %q: %w", kindRecord, key, err)
+		}
+		err = v.e.store.Delete(ctx, key, sdk.IfVersion(ver))
+		if err == nil || errors.Is(err, sdk.ErrNotFound) {
+			return nil
+		}
+		if !errors.Is(err, sdk.ErrConflict) {
+			return fmt.Errorf("core: deleting %s %q: %w", kindRecord, key, err)
+		}
+	}
+	return fmt.Errorf("core: deleting %s %q: %w: too many concurrent writes", kindRecord, key, sdk.ErrConflict)
+}
+
+// List returns the sorted credential names (decrypting every record).
+func (v *Vault) List(ctx context.Context) ([]string, error) {
+	s, err := v.refresh(ctx, false)
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	err = sdk.Walk(ctx, v.e.store, recordPrefix(v.id), true, func(en sdk.Entry) error {
+		rid, ok := parseRecordKey(v.id, en.Key)
+		if !ok {
+			return tamperedf(kindRecord, en.Key, "key is not a record id")
+		}
+		var plain []byte
+		var p *wire.RecordPlain
+		var err error
+		s, plain, p, _, err = v.openAt(ctx, s, en.Key, rid, en.Value)
+		if err != nil {
+			return err
+		}
+		names = append(names, string(p.Name))
+		clear(plain)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("core: listing vault %q: %w", v.name, err)
+	}
+	sort.Strings(names)
+	return names, nil
+}
+
+func parseRecordKey(vault [wire.IDLen]byte, key string) (rid [wire.RecordIDLen]byte, ok bool) {
+	p := recordPrefix(vault)
+	if len(key) != len(p)+2*wire.RecordIDLen || key[:len(p)] != p {
+		return rid, false
+	}
+	n, err := hex.Decode(rid[:], []byte(key[len(p):]))
+	return rid, err == nil && n == wire.RecordIDLen
+}
+
+// Members returns the vault's members sorted by name.
+func (v *Vault) Members(ctx context.Context) ([]Member, error) {
+	s, err := v.refresh(ctx, false)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Member, 0, len(s.head.h.Members))
+	for _, m := range s.head.h.Members {
+		r, err := recipientFromBytes(m.Recipient)
+		if err != nil {
+			return nil, tampered(kindHead, headKey(v.id), err)
+		}
+		out = append(out, Member{Name: s.meta.Names[m.ID], Role: Role(m.Role), Recipient: r})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
+}
+
+// Pending reports whether a revoke or rotation is in flight.
+func (v *Vault) Pending(ctx context.Context) (bool, error) {
+	s, err := v.refresh(ctx, false)
+	if err != nil {
+		return false, err
+	}
+	return s.head.h.Pending.Kind != wire.PendingNone, nil
+}
