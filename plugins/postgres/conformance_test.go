@@ -59,8 +59,8 @@ func TestConformanceInProcess(t *testing.T) {
 	srv := testenv.Postgres(t)
 	fresh := conformanceConfigs(t)
 	var (
-		n    atomic.Int64
-		mu   sync.Mutex
+		n      atomic.Int64
+		mu     sync.Mutex
 		opened []*Store
 	)
 	t.Cleanup(func() {
