@@ -57,4 +57,8 @@ var registry = []Check{
 	{Name: "durability/reopen-data", Doc: "After the store is closed and reopened, every key holds its last written value and deleted keys stay deleted.", run: checkReopenData, needs: needReopen},
 	{Name: "durability/reopen-versions", Doc: "Versions survive a reopen: a version read before it still matches after it.", run: checkReopenVersions, needs: needReopen},
 	{Name: "crash/kill-during-writes", Doc: "After the store is killed during writes and reopened, each key holds the value of its last completed write or of the write in flight, whole, and nothing else is listed.", run: checkCrash, needs: needKill | needReopen},
+
+	// the core engine over the store
+	{Name: "vault/lifecycle", Doc: "The core engine works over the store from two clients: create, put, get, list, grant, member read and write, rotate, revoke, delete.", run: checkVaultLifecycle},
+	{Name: "vault/opaque-storage", Doc: "No vault name, member name, credential name or credential value (raw, case-folded, hex, base64 or base32) appears in any key or value the engine sends to the store.", run: checkVaultOpaque},
 }
