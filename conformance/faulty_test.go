@@ -294,7 +294,20 @@ func TestSuiteCatchesFaults(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
 			f := c.f
-			results := conformance.RunChecks(t.Context(), faultyHarness(&f), nil)
+			// The fault-free store runs everything; a faulty one only the
+			// checks that must catch its fault.
+			var filter *regexp.Regexp
+			if c.mustFail != nil {
+				quoted := make([]string, len(c.mustFail))
+				for i, n := range c.mustFail {
+					quoted[i] = regexp.QuoteMeta(n)
+				}
+				filter = regexp.MustCompile("^(" + strings.Join(quoted, "|") + ")$")
+			}
+			results := conformance.RunChecks(t.Context(), faultyHarness(&f), filter)
+			if c.mustFail != nil && len(results) != len(c.mustFail) {
+				t.Fatalf("%d results for %d checks: a check name in this table is wrong", len(results), len(c.mustFail))
+			}
 			failed := map[string]string{}
 			for _, r := range results {
 				if r.Status == conformance.StatusFail {
