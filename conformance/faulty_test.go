@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"regexp"
 	"slices"
@@ -399,5 +400,21 @@ func TestWriteTable(t *testing.T) {
 	}
 	if !conformance.Failed(results) {
 		t.Error("Failed(results) is false for a run with failures")
+	}
+}
+
+func TestResultJSON(t *testing.T) {
+	results := conformance.RunChecks(t.Context(), faultyHarness(&faults{contentVersions: true}), regexp.MustCompile(`^cas/versions-unique$`))
+	b, err := json.Marshal(results)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back []map[string]any
+	if err := json.Unmarshal(b, &back); err != nil {
+		t.Fatal(err)
+	}
+	if len(back) != 1 || back[0]["name"] != "cas/versions-unique" || back[0]["status"] != "fail" ||
+		!strings.Contains(back[0]["reason"].(string), "already returned") || back[0]["duration_ns"] == nil {
+		t.Fatalf("JSON %s lacks the name, status, reason or duration", b)
 	}
 }
