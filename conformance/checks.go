@@ -47,7 +47,7 @@ var registry = []Check{
 	{Name: "list/prefix-isolation", Doc: "Prefixes select by bytes: 'a' vs 'a-' vs 'a/' vs 'a/b/' each list exactly their keys.", run: checkListPrefix},
 	{Name: "list/read-after-write", Doc: "A key is listed with its new version as soon as its Put returns, and not listed once its Delete returns, without sleeping.", run: checkListReadAfterWrite},
 	{Name: "list/with-values", Doc: "List with values returns for each key exactly the value and version Get returns.", run: checkListWithValues},
-	{Name: "list/with-values-large", Doc: "List with values of several maximum-size values (more than 4 MiB in one page) returns them all whole.", run: checkListWithValuesLarge},
+	{Name: "list/with-values-large", Doc: "List with values of more than 9 MiB of maximum-size values (beyond the gRPC default limit and the SDK's page budget) returns them all whole, however the pages are cut.", run: checkListWithValuesLarge},
 	{Name: "list/without-values", Doc: "List without values returns no values.", run: checkListWithoutValues},
 
 	// concurrency
