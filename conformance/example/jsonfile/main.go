@@ -134,23 +134,10 @@ func (s *store) List(ctx context.Context, opts sdk.ListOptions) (sdk.Page, error
 func (s *store) Close() error { return nil }
 
 // holds checks a Put or Delete condition against the current records; key
-// includes the prefix.
+// includes the prefix. sdk.CheckCond returns the errors the contract names.
 func holds(m map[string]record, key string, cond sdk.Cond) error {
 	r, ok := m[key]
-	switch cond.Mode() {
-	case sdk.CondIfAbsent:
-		if ok {
-			return sdk.Errorf(sdk.ErrConflict, "key %q exists", key)
-		}
-	case sdk.CondIfVersion:
-		if !ok {
-			return sdk.Errorf(sdk.ErrNotFound, "key %q", key)
-		}
-		if r.Version != cond.Version() {
-			return sdk.Errorf(sdk.ErrConflict, "key %q has another version", key)
-		}
-	}
-	return nil
+	return sdk.CheckCond(key, cond, ok, r.Version)
 }
 
 // newVersion returns a random version: two writes never share one, even of
