@@ -557,16 +557,7 @@ func TestServe(t *testing.T) {
 // writeConfig writes a config file for backend with the given storage.config.
 func writeConfig(t *testing.T, backend string, cfg map[string]string) string {
 	t.Helper()
-	var b strings.Builder
-	fmt.Fprintf(&b, "storage:\n  backend: %s\n  config:\n", backend)
-	for k, v := range cfg {
-		fmt.Fprintf(&b, "    %s: %q\n", k, v)
-	}
-	p := filepath.Join(t.TempDir(), backend+".yaml")
-	if err := os.WriteFile(p, []byte(b.String()), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return p
+	return writeConfigFile(t, backend, "", cfg)
 }
 
 // setupFast creates unsealed identities ops (admin of vault team) and bob:
