@@ -6,12 +6,18 @@ package main
 // fs -> postgres -> s3 with every credential readable afterwards.
 
 import (
+	"context"
+	"encoding/json"
 	"fmt"
 	"os"
+	"regexp"
 	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/minio/minio-go/v7"
 
 	"github.com/ALRubinger/aileron-store/internal/testenv"
 )
@@ -156,4 +162,77 @@ func TestMigrateFSToPostgresToS3(t *testing.T) {
 	h.ok(nil, nil, "--config", s3, "vault", "rotate", "team", "--as", "ops")
 	want["after-migrate"] = "new"
 	checkVault(h, want, "ops", "--config", s3)
+}
+
+func TestConformanceCommand(t *testing.T) {
+	t.Run("fs", func(t *testing.T) {
+		h := newHost(t)
+		r := h.ok(nil, nil, "conformance", "--run", "^(cas|errors)/")
+		if !regexp.MustCompile(`(?m)^cas/race-one-winner\s+PASS`).MatchString(r.stdout) || !regexp.MustCompile(`(?m)^\d+ checks: \d+ passed, 0 failed`).MatchString(r.stdout) {
+			t.Fatalf("table:\n%s", r)
+		}
+		if strings.Contains(r.stdout, "list/") {
+			t.Fatalf("--run did not filter:\n%s", r.stdout)
+		}
+		r = h.ok(nil, nil, "conformance", "--run", "^errors/not-found$", "--json")
+		var out struct {
+			Backend string
+			Failed  bool
+			Results []struct{ Name, Status string }
+		}
+		if err := json.Unmarshal([]byte(r.stdout), &out); err != nil {
+			t.Fatalf("--json output: %v\n%s", err, r.stdout)
+		}
+		if out.Backend != "fs" || out.Failed || len(out.Results) != 1 || out.Results[0].Name != "errors/not-found" || out.Results[0].Status != "pass" {
+			t.Fatalf("--json: %+v", out)
+		}
+		// Nothing is left beside the (untouched) data directory.
+		ents, _ := os.ReadDir(h.home)
+		for _, e := range ents {
+			if strings.HasPrefix(e.Name(), "aileron-conformance-") {
+				t.Errorf("left behind: %s", e.Name())
+			}
+		}
+		h.fail(2, []string{`matches no check`}, nil, nil, "conformance", "--run", "^nothing-matches$")
+		h.fail(2, []string{`--run "\("`}, nil, nil, "conformance", "--run", "(")
+	})
+	t.Run("postgres", func(t *testing.T) {
+		h := newHost(t)
+		pg := testenv.Postgres(t)
+		db, dsn := pg.NewDatabase(t, nil)
+		cfg := writeConfigFile(t, "postgres", pluginDir(t), map[string]string{"dsn": dsn})
+		r := h.ok(nil, nil, "--config", cfg, "conformance", "--run", "^(cas/(create-if-absent|stale-version)|list/page-sizes|durability/)")
+		if !regexp.MustCompile(`(?m)^5 checks: 5 passed, 0 failed`).MatchString(r.stdout) {
+			t.Fatalf("postgres:\n%s", r)
+		}
+		ctx := context.Background()
+		conn, err := pgx.Connect(ctx, pg.DSNFor(db))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close(ctx)
+		var n int
+		if err := conn.QueryRow(ctx, "SELECT count(*) FROM information_schema.tables WHERE table_name LIKE 'conformance_%'").Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n != 0 {
+			t.Fatalf("%d conformance tables left behind", n)
+		}
+	})
+	t.Run("s3", func(t *testing.T) {
+		h := newHost(t)
+		s := testenv.S3(t)
+		bucket := s.NewBucket(t)
+		cfg := writeConfigFile(t, "s3", pluginDir(t), s.Config(bucket))
+		r := h.ok(nil, nil, "--config", cfg, "conformance", "--run", "^(cas/(delete-if-version|identical-rewrite)|list/prefix-isolation)$")
+		if !regexp.MustCompile(`(?m)^3 checks: 3 passed, 0 failed`).MatchString(r.stdout) {
+			t.Fatalf("s3:\n%s", r)
+		}
+		for obj := range s.Client(t).ListObjects(context.Background(), bucket, minio.ListObjectsOptions{Recursive: true}) {
+			if obj.Err != nil {
+				t.Fatal(obj.Err)
+			}
+			t.Errorf("left behind: %s", obj.Key)
+		}
+	})
 }
