@@ -46,6 +46,7 @@ type App struct {
 	home      string
 	cfg       *config.Config
 	log       hclog.Logger
+	rep       *progress.Reporter // of the engine's sweeps, once opened
 }
 
 // Main runs the command line with args (without the program name) and
