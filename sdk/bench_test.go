@@ -57,3 +57,22 @@ func BenchmarkPut1KiB(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkGetParallel is Get of a 1 KiB value from 8 goroutines per CPU
+// sharing one plugin connection: throughput across the boundary.
+func BenchmarkGetParallel(b *testing.B) {
+	c := benchClient(b)
+	ctx := context.Background()
+	if _, err := c.Put(ctx, "k", make([]byte, 1024), sdk.None); err != nil {
+		b.Fatal(err)
+	}
+	b.SetParallelism(4)
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, _, err := c.Get(ctx, "k"); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}

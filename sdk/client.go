@@ -139,6 +139,9 @@ func (c *Client) start(ctx context.Context) error {
 			return err
 		}
 		cfg.Reattach = rc
+		// go-plugin negotiates the plugin set only when it starts the
+		// process; a reattached plugin needs it given.
+		cfg.Plugins = cfg.VersionedPlugins[rc.ProtocolVersion]
 	} else {
 		want := strings.ToLower(strings.TrimPrefix(strings.TrimSpace(c.opts.SHA256), "sha256:"))
 		if want != "" {

@@ -167,3 +167,26 @@ func Walk(ctx context.Context, s Store, prefix string, withValues bool, fn func(
 // maxEmptyPages bounds how many empty pages with More set Walk accepts in a
 // row, so that a broken store cannot make it loop forever.
 const maxEmptyPages = 100
+
+// CheckCond decides cond for a Store that reads a key's current state and
+// then writes while holding a lock (a file lock, a mutex): exists and current
+// describe the key at that moment. It returns nil when the write may go ahead,
+// else the error the contract prescribes: ErrConflict for a key that exists
+// under IfAbsent or has another version under IfVersion, ErrNotFound for a
+// missing key under IfVersion.
+func CheckCond(key string, cond Cond, exists bool, current Version) error {
+	switch cond.mode {
+	case CondIfAbsent:
+		if exists {
+			return Errorf(ErrConflict, "key %q already exists", key)
+		}
+	case CondIfVersion:
+		if !exists {
+			return Errorf(ErrNotFound, "key %q", key)
+		}
+		if current != cond.version {
+			return Errorf(ErrConflict, "key %q is at another version than %q", key, cond.version)
+		}
+	}
+	return nil
+}

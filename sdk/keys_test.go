@@ -61,3 +61,26 @@ func TestValidateCond(t *testing.T) {
 		t.Errorf("delete if-version: %v", err)
 	}
 }
+
+func TestCheckCond(t *testing.T) {
+	cases := []struct {
+		cond    Cond
+		exists  bool
+		current Version
+		want    error
+	}{
+		{None, false, "", nil},
+		{None, true, "v1", nil},
+		{IfAbsent(), false, "", nil},
+		{IfAbsent(), true, "v1", ErrConflict},
+		{IfVersion("v1"), true, "v1", nil},
+		{IfVersion("v1"), true, "v2", ErrConflict},
+		{IfVersion("v1"), false, "", ErrNotFound},
+	}
+	for _, c := range cases {
+		err := CheckCond("k", c.cond, c.exists, c.current)
+		if c.want == nil && err != nil || c.want != nil && !errors.Is(err, c.want) {
+			t.Errorf("CheckCond(%v, exists=%v, %q) = %v, want %v", c.cond, c.exists, c.current, err, c.want)
+		}
+	}
+}

@@ -56,20 +56,21 @@ func Loop(ctx context.Context, concurrency int, lim Limits, op func(ctx context.
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	var deadline time.Time
-	if lim.Duration > 0 {
-		deadline = time.Now().Add(lim.Duration)
-	}
-	lat := make([]time.Duration, lim.Ops)
+	// Each goroutine keeps its own latencies (no shared preallocation, so
+	// setup costs nothing and the clock starts right before the work).
+	per := make([][]time.Duration, concurrency)
 	var next atomic.Int64
-	var done atomic.Int64
 	var firstErr error
 	var errOnce sync.Once
 	var wg sync.WaitGroup
 	start := time.Now()
+	var deadline time.Time
+	if lim.Duration > 0 {
+		deadline = start.Add(lim.Duration)
+	}
 	for g := 0; g < concurrency; g++ {
 		wg.Add(1)
-		go func() {
+		go func(g int) {
 			defer wg.Done()
 			for {
 				i := int(next.Add(1) - 1)
@@ -81,22 +82,18 @@ func Loop(ctx context.Context, concurrency int, lim Limits, op func(ctx context.
 					errOnce.Do(func() { firstErr = err; cancel() })
 					return
 				}
-				lat[i] = time.Since(t0)
-				done.Add(1)
+				per[g] = append(per[g], time.Since(t0))
 			}
-		}()
+		}(g)
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
 	if firstErr != nil {
 		return Sample{}, firstErr
 	}
-	n := int(done.Load())
-	got := make([]time.Duration, 0, n)
-	for _, d := range lat {
-		if d > 0 {
-			got = append(got, d)
-		}
+	var got []time.Duration
+	for _, l := range per {
+		got = append(got, l...)
 	}
 	return Summarize(got, elapsed), nil
 }

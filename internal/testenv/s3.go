@@ -97,6 +97,14 @@ func startS3(t testing.TB, bin string) (S3Server, error) {
 			lastErr = fmt.Errorf("versitygw exited at start: %v (log: %s)", err, logf.Name())
 			continue
 		}
+		// Another process may have taken the port between FreePort and the
+		// bind: then versitygw exits while the port answers.
+		select {
+		case err := <-exited:
+			lastErr = fmt.Errorf("versitygw exited at start: %v (log: %s)", err, logf.Name())
+			continue
+		case <-time.After(150 * time.Millisecond):
+		}
 		AtExit(func() {
 			_ = cmd.Process.Kill()
 			<-exited

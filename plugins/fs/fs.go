@@ -195,24 +195,10 @@ func check(p, key string, cond sdk.Cond) error {
 		return nil
 	}
 	_, ver, err := read(p, key)
-	exists := err == nil
 	if err != nil && !errors.Is(err, sdk.ErrNotFound) {
 		return err
 	}
-	switch cond.Mode() {
-	case sdk.CondIfAbsent:
-		if exists {
-			return sdk.Errorf(sdk.ErrConflict, "key %q already exists", key)
-		}
-	case sdk.CondIfVersion:
-		if !exists {
-			return sdk.Errorf(sdk.ErrNotFound, "key %q", key)
-		}
-		if ver != cond.Version() {
-			return sdk.Errorf(sdk.ErrConflict, "key %q is at another version than %q", key, cond.Version())
-		}
-	}
-	return nil
+	return sdk.CheckCond(key, cond, err == nil, ver)
 }
 
 // Put implements sdk.Store.

@@ -33,7 +33,8 @@ const (
 	// /storage/v1/. An http endpoint is used without authentication (no
 	// credential is ever sent in plaintext); an https endpoint is
 	// authenticated. When empty, STORAGE_EMULATOR_HOST is honoured the way
-	// the Go client library honours it.
+	// the Go client library honours it: the library then sends no
+	// credentials at all, whatever the endpoint.
 	KeyEndpoint = "endpoint"
 	// KeyProject is the project ID, used only to create buckets (tests).
 	KeyProject = "project"

@@ -35,7 +35,10 @@
 // sees 412. The store then reads the object's MD5: if it is the MD5 of the
 // value being written, the write is reported as done with the object's
 // generation; otherwise ErrConflict. (The core writes ciphertexts with random
-// nonces, so two writers never store identical bytes.)
+// nonces, so two writers never store identical bytes.) Likewise, a
+// conditional Delete that was retried and then finds the key gone reports
+// success: its earlier attempt removed the key, or a concurrent delete of the
+// same version did, which leaves the same state.
 //
 // # Listing
 //
@@ -347,6 +350,14 @@ func (s *Store) Delete(ctx context.Context, key string, cond sdk.Cond) error {
 		}
 		obj = obj.If(storage.Conditions{GenerationMatch: gen})
 	}
+	var retried atomic.Bool
+	obj = obj.Retryer(storage.WithErrorFuncWithContext(func(err error, rc *storage.RetryContext) bool {
+		ok := storage.ShouldRetry(err)
+		if ok {
+			retried.Store(true)
+		}
+		return ok
+	}))
 	err = obj.Delete(ctx)
 	switch {
 	case err == nil:
@@ -354,11 +365,18 @@ func (s *Store) Delete(ctx context.Context, key string, cond sdk.Cond) error {
 	case ctx.Err() != nil:
 		return s.mapKeyErr(ctx, err, "delete", key)
 	case isStatus(err, http.StatusNotFound) || errors.Is(err, storage.ErrObjectNotExist):
-		if cond.Mode() == sdk.CondNone {
+		if cond.Mode() == sdk.CondNone || retried.Load() {
+			// Unconditional: idempotent. Retried: an earlier attempt whose
+			// answer was lost removed the key (see the package doc).
 			return nil
 		}
 		return sdk.Errorf(sdk.ErrNotFound, "delete key %q (%s)", key, cond)
 	case isStatus(err, http.StatusPreconditionFailed):
+		if retried.Load() {
+			if _, aerr := s.object(key).Attrs(ctx); errors.Is(aerr, storage.ErrObjectNotExist) {
+				return nil
+			}
+		}
 		return s.condFailed(ctx, "delete", key, cond)
 	default:
 		return s.mapKeyErr(ctx, err, "delete", key)

@@ -216,6 +216,41 @@ func TestRetriedConditionalPutLostResponse(t *testing.T) {
 	mustGet(t, s, "k", "theirs", otherV)
 }
 
+// A conditional Delete whose response is lost is retried and finds the key
+// gone; the store reports the delete as done.
+func TestRetriedConditionalDeleteLostResponse(t *testing.T) {
+	s, p, _ := newProxiedStore(t, KeyMaxRetries, "3")
+	ctx := context.Background()
+	v := mustPut(t, s, "k", "v", sdk.None)
+	var deletes atomic.Int32
+	p.setIntercept(func(w http.ResponseWriter, r *http.Request, forward func()) bool {
+		if r.Method != http.MethodDelete || deletes.Add(1) != 1 {
+			return false
+		}
+		rec := httptest.NewRecorder()
+		forwardTo(rec, r, testenv.GCS(t).Endpoint)
+		if rec.Code/100 != 2 {
+			t.Errorf("first delete attempt was not applied: HTTP %d", rec.Code)
+		}
+		gcsError(w, http.StatusServiceUnavailable, "backend error")
+		return true
+	})
+	if err := s.Delete(ctx, "k", sdk.IfVersion(v)); err != nil {
+		t.Fatalf("Delete IfVersion whose first answer was lost: %v", err)
+	}
+	if n := deletes.Load(); n < 2 {
+		t.Fatalf("%d delete attempts, want a retry", n)
+	}
+	_, _, err := s.Get(ctx, "k")
+	wantKind(t, err, sdk.ErrNotFound, "Get after the retried delete")
+
+	// Without a lost answer, Delete IfVersion of a missing key is still
+	// ErrNotFound.
+	p.setIntercept(nil)
+	err = s.Delete(ctx, "k", sdk.IfVersion(v))
+	wantKind(t, err, sdk.ErrNotFound, "Delete IfVersion of a missing key")
+}
+
 // forwardTo sends r to the emulator and records the answer in w.
 func forwardTo(w http.ResponseWriter, r *http.Request, endpoint string) {
 	u, _ := url.Parse(endpoint)

@@ -209,21 +209,23 @@ func parseConfig(m map[string]string) (*config, error) {
 	return c, nil
 }
 
-// validBucket checks the S3 bucket naming rules that matter for addressing:
-// 3 to 63 characters of lower-case letters, digits, '.' and '-', starting and
-// ending with a letter or digit.
+// validBucket checks what addressing needs of a bucket name: 3 to 255
+// characters of letters, digits, '.', '-' and '_' (current AWS rules are
+// stricter: 3 to 63 lower-case characters; the looser legacy rules keep old
+// us-east-1 buckets and other servers' names usable), starting and ending
+// with a letter or digit. The server decides the rest.
 func validBucket(b string) error {
 	if b == "" {
 		return fieldErr("bucket", "required")
 	}
-	if len(b) < 3 || len(b) > 63 {
-		return fieldErr("bucket", "%q must be 3 to 63 characters long", b)
+	if len(b) < 3 || len(b) > 255 {
+		return fieldErr("bucket", "%q must be 3 to 255 characters long", b)
 	}
 	for i := 0; i < len(b); i++ {
 		c := b[i]
-		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '.' || c == '-') {
+		if !(isAlnum(c) || c == '.' || c == '-' || c == '_') {
 			if utf8.ValidString(b) {
-				return fieldErr("bucket", "%q has the character %q (allowed: a-z 0-9 . -)", b, c)
+				return fieldErr("bucket", "%q has the character %q (allowed: letters, digits, . - _)", b, c)
 			}
 			return fieldErr("bucket", "is not valid UTF-8")
 		}
@@ -247,7 +249,9 @@ func redactURLError(err error) error {
 	return err
 }
 
-func isAlnum(c byte) bool { return c >= 'a' && c <= 'z' || c >= '0' && c <= '9' }
+func isAlnum(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+}
 
 func printableASCII(s string) bool {
 	for i := 0; i < len(s); i++ {

@@ -39,6 +39,10 @@ func TestParseConfigDefaults(t *testing.T) {
 		c.deleteMode != deleteTombstone {
 		t.Fatalf("parsed: %+v", c)
 	}
+	// Legacy bucket names are accepted.
+	if _, err := parseConfig(map[string]string{"bucket": "Legacy_Bucket.2009"}); err != nil {
+		t.Fatal(err)
+	}
 	// path_style defaults to true with an endpoint but can be turned off.
 	c, err = parseConfig(map[string]string{"bucket": "my-bucket", "endpoint": "http://127.0.0.1:9000", "path_style": "false"})
 	if err != nil || c.pathStyle {
@@ -67,8 +71,9 @@ func TestParseConfigFieldErrors(t *testing.T) {
 		{"empty config", map[string]string{}, "bucket"},
 		{"empty bucket", map[string]string{"bucket": ""}, "bucket"},
 		{"short bucket", map[string]string{"bucket": "ab"}, "bucket"},
-		{"long bucket", map[string]string{"bucket": strings.Repeat("b", 64)}, "bucket"},
-		{"upper-case bucket", map[string]string{"bucket": "MyBucket"}, "bucket"},
+		{"long bucket", map[string]string{"bucket": strings.Repeat("b", 256)}, "bucket"},
+		{"bucket with space", map[string]string{"bucket": "my bucket"}, "bucket"},
+		{"bucket not UTF-8", map[string]string{"bucket": "my\xffbucket"}, "bucket"},
 		{"bucket with slash", map[string]string{"bucket": "my/bucket"}, "bucket"},
 		{"bucket ends with dash", map[string]string{"bucket": "bucket-"}, "bucket"},
 		{"bucket with ..", map[string]string{"bucket": "my..bucket"}, "bucket"},

@@ -29,10 +29,11 @@
 //
 // New writes a probe object under the prefix with If-None-Match: *, writes it
 // again with If-None-Match: * and with a wrong If-Match (both must fail with
-// 412), tries a DeleteObject with a wrong If-Match, and removes the probe. A
-// server that ignores conditional PutObject is refused with an error naming
-// "endpoint": on it every compare-and-swap would silently become a blind
-// overwrite. A missing bucket is an error naming "bucket", refused
+// 412), writes a missing object with If-Match (must fail, not create it),
+// tries DeleteObject with a wrong If-Match on the probe and on a missing
+// object, and removes the probe. A server that ignores conditional PutObject
+// is refused with an error naming "endpoint": on it every compare-and-swap
+// would silently become a blind overwrite. A missing bucket is an error naming "bucket", refused
 // credentials are sdk.ErrPermissionDenied, an unreachable endpoint is
 // sdk.ErrUnavailable naming it.
 //

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/smithy-go"
@@ -31,6 +32,9 @@ func httpStatus(err error) int {
 // bucket and endpoint, and never carry credentials: for authentication
 // failures only the S3 error code is kept, not the server's message.
 func (s *Store) mapErr(ctx context.Context, op, key string, err error) error {
+	if err == nil {
+		return nil
+	}
 	if cerr := ctx.Err(); cerr != nil {
 		return fmt.Errorf("s3 %s of key %q: %w", op, key, cerr)
 	}
@@ -42,6 +46,10 @@ func (s *Store) mapErr(ctx context.Context, op, key string, err error) error {
 		return sdk.Errorf(sdk.ErrUnavailable, "s3 %s of key %q at %s: %v", op, key, s.where(), cre)
 	}
 	status := httpStatus(err)
+	if status == 0 && strings.Contains(err.Error(), "get identity:") {
+		// The credential provider failed before any request was sent.
+		return sdk.Errorf(sdk.ErrPermissionDenied, "s3 %s of key %q: no credentials for %s: set access_key_id and secret_access_key, or configure the default AWS credential chain (%s)", op, key, s.where(), truncate(err.Error(), 300))
+	}
 	var ae smithy.APIError
 	if !errors.As(err, &ae) {
 		if status != 0 {

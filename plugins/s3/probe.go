@@ -24,7 +24,8 @@ const unmatchableETag = `"00000000000000000000000000000000"`
 //
 //  1. PutObject If-None-Match: *   creates the probe object;
 //  2. PutObject If-None-Match: *   again must fail with 412;
-//  3. PutObject If-Match: <other>  must fail with 412;
+//  3. PutObject If-Match: <other>  must fail with 412, and on a missing
+//     object with 404 or 412 (not create it);
 //  4. DeleteObject If-Match: <other> must fail with 412 and keep the object;
 //     if the server ignores it (the object is gone), conditional deletes use
 //     tombstones (conditional_delete=auto) or New fails (=native);
@@ -45,7 +46,7 @@ func (s *Store) probe(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
-	put := func(ifMatch, ifNoneMatch *string) error {
+	putName := func(name string, ifMatch, ifNoneMatch *string) error {
 		_, err := call(ctx, s, func(ctx context.Context) (*s3.PutObjectOutput, error) {
 			return s.client.PutObject(ctx, &s3.PutObjectInput{
 				Bucket: aws.String(s.cfg.bucket), Key: aws.String(name),
@@ -55,6 +56,7 @@ func (s *Store) probe(ctx context.Context) (err error) {
 		})
 		return err
 	}
+	put := func(ifMatch, ifNoneMatch *string) error { return putName(name, ifMatch, ifNoneMatch) }
 	del := func(ifMatch *string) error {
 		_, err := call(ctx, s, func(ctx context.Context) (*s3.DeleteObjectOutput, error) {
 			return s.client.DeleteObject(ctx, &s3.DeleteObjectInput{
@@ -103,6 +105,16 @@ func (s *Store) probe(ctx context.Context) (err error) {
 		return s.probeErr(ctx, "PutObject If-Match", name, err)
 	}
 
+	absent := name + "-absent"
+	if err := putName(absent, aws.String(unmatchableETag), nil); err == nil {
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.timeout)
+		defer cancel()
+		_, _ = s.client.DeleteObject(cctx, &s3.DeleteObjectInput{Bucket: aws.String(s.cfg.bucket), Key: aws.String(absent)})
+		return unsupported("If-Match on PutObject of a missing object (the write created it, as MinIO before the fix of minio/minio#21526 and versitygw before versity/versitygw#1721 do)")
+	} else if e := s.mapErr(ctx, "probe", absent, err); !errors.Is(e, sdk.ErrNotFound) && !errors.Is(e, sdk.ErrConflict) {
+		return s.probeErr(ctx, "PutObject If-Match of a missing object", absent, err)
+	}
+
 	if s.cfg.deleteMode == deleteTombstone {
 		s.delMode = delTombstone
 		return nil
@@ -125,7 +137,6 @@ func (s *Store) probe(ctx context.Context) (err error) {
 	}
 	// If-Match on DeleteObject is honoured. Does a missing object answer
 	// 404 (or 412), or 204 like a successful delete?
-	absent := name + "-absent"
 	_, aerr := call(ctx, s, func(ctx context.Context) (*s3.DeleteObjectOutput, error) {
 		return s.client.DeleteObject(ctx, &s3.DeleteObjectInput{
 			Bucket: aws.String(s.cfg.bucket), Key: aws.String(absent), IfMatch: aws.String(unmatchableETag),

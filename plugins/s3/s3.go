@@ -228,6 +228,7 @@ func (s *Store) get(ctx context.Context, key string) ([]byte, sdk.Version, objKi
 	}
 	out := make([]byte, len(value))
 	copy(out, value)
+	clear(r.body)
 	return out, ver, kind, nil
 }
 

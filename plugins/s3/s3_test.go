@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -631,6 +632,7 @@ func TestConfigureErrors(t *testing.T) {
 		if !strings.Contains(err.Error(), cfg["bucket"]) || !strings.Contains(err.Error(), `config field "bucket"`) {
 			t.Fatalf("err %q does not name the bucket", err)
 		}
+		t.Logf("%v", err)
 	})
 	t.Run("bad secret", func(t *testing.T) {
 		cfg := srv.Config(bucket)
@@ -640,6 +642,7 @@ func TestConfigureErrors(t *testing.T) {
 		if strings.Contains(err.Error(), srv.SecretKey) {
 			t.Fatalf("err %q echoes the secret", err)
 		}
+		t.Logf("%v", err)
 	})
 	t.Run("unknown access key", func(t *testing.T) {
 		cfg := srv.Config(bucket)
@@ -703,4 +706,27 @@ func TestConfigureErrors(t *testing.T) {
 			t.Errorf("object %q left by the probe (err %v)", o.Key, o.Err)
 		}
 	})
+}
+
+// TestNoCredentials: without static keys and with an empty default chain,
+// New reports missing credentials, not an unreachable server.
+func TestNoCredentials(t *testing.T) {
+	srv := testenv.S3(t)
+	bucket := srv.NewBucket(t)
+	for _, v := range []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE",
+		"AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"} {
+		t.Setenv(v, "")
+	}
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true") // never contact the link-local metadata service
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(t.TempDir(), "none"))
+	t.Setenv("AWS_CONFIG_FILE", filepath.Join(t.TempDir(), "none"))
+	cfg := srv.Config(bucket)
+	delete(cfg, "access_key_id")
+	delete(cfg, "secret_access_key")
+	_, err := New(context.Background(), cfg)
+	wantErr(t, "open without credentials", err, sdk.ErrPermissionDenied)
+	if !strings.Contains(err.Error(), "credential") {
+		t.Fatalf("err %q does not mention credentials", err)
+	}
+	t.Logf("%v", err)
 }

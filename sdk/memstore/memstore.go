@@ -100,20 +100,7 @@ func (s *Store) Put(ctx context.Context, key string, value []byte, cond sdk.Cond
 // holds checks cond against the current state of key; s.mu must be held.
 func (s *Store) holds(key string, cond sdk.Cond) error {
 	it, ok := s.data[key]
-	switch cond.Mode() {
-	case sdk.CondIfAbsent:
-		if ok {
-			return sdk.Errorf(sdk.ErrConflict, "key %q already exists", key)
-		}
-	case sdk.CondIfVersion:
-		if !ok {
-			return sdk.Errorf(sdk.ErrNotFound, "key %q", key)
-		}
-		if it.version != cond.Version() {
-			return sdk.Errorf(sdk.ErrConflict, "key %q is at another version than %q", key, cond.Version())
-		}
-	}
-	return nil
+	return sdk.CheckCond(key, cond, ok, it.version)
 }
 
 // Delete implements sdk.Store.

@@ -8,14 +8,19 @@
 //	                        "seen/<name>" = the context error and whether
 //	                        a deadline was set, and returns the error
 //	List prefix "disorder/" returns entries out of order (a broken reply)
+//	Get "env/<NAME>"        returns the environment variable NAME, or not-found
 //	Configure {"fail": F}   refuses the config naming field F
+//	Configure {"log": M}    logs M at info level to stderr (for the host's log)
 package main
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
+
+	"github.com/hashicorp/go-hclog"
 
 	"github.com/ALRubinger/aileron-store/sdk"
 	"github.com/ALRubinger/aileron-store/sdk/memstore"
@@ -38,6 +43,12 @@ func (s store) Get(ctx context.Context, key string) ([]byte, sdk.Version, error)
 		}
 		return nil, "", errors.New("a plain error for key " + key)
 	}
+	if name, ok := strings.CutPrefix(key, "env/"); ok {
+		if v, ok := os.LookupEnv(strings.ToUpper(strings.ReplaceAll(name, "-", "_"))); ok {
+			return []byte(v), "1", nil
+		}
+		return nil, "", sdk.Errorf(sdk.ErrNotFound, "environment variable for key %q", key)
+	}
 	if name, ok := strings.CutPrefix(key, "block/"); ok {
 		<-ctx.Done()
 		_, hasDeadline := ctx.Deadline()
@@ -59,7 +70,12 @@ func factory(_ context.Context, config map[string]string) (sdk.Store, error) {
 	if f, ok := config["fail"]; ok {
 		return nil, sdk.Errorf(sdk.ErrInvalidArgument, "config field %q: refused by the test plugin", f)
 	}
+	if m, ok := config["log"]; ok {
+		logger.Info(m)
+	}
 	return store{memstore.New()}, nil
 }
+
+var logger = hclog.New(&hclog.LoggerOptions{Output: os.Stderr, JSONFormat: true, Level: hclog.Info})
 
 func main() { sdk.Serve(factory, nil) }

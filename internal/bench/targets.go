@@ -1,0 +1,63 @@
+package bench
+
+import "fmt"
+
+// Target is one performance target of issue 10 checked against results of
+// one run.
+type Target struct {
+	Name   string `json:"target"`
+	Met    bool   `json:"met"`
+	Detail string `json:"detail"`
+}
+
+// Evaluate checks the performance targets that the given results allow:
+//   - get and put: added p50 (host p50 - raw p50) <= 1.5 x IPC floor p50 + 10us
+//   - get: throughput at concurrency 8 >= 1.6 x at concurrency 1 (when both ran)
+//   - grant: p50 with N credentials <= 1.2 x p50 with 10
+//   - revoke: sweep time <= 1.5 x raw read+write of as many blobs
+//   - revoke with N >= 100,000: peak RSS < 256 MiB
+func Evaluate(results []Result) []Target {
+	var out []Target
+	getOps := map[int]float64{}
+	for _, r := range results {
+		switch r.Workload {
+		case "get", "put":
+			limit := 1.5*r.IPCFloorP50us + 10
+			out = append(out, Target{
+				Name:   fmt.Sprintf("%s/%s c=%d: added p50 <= 1.5 x IPC floor + 10us", r.Backend, r.Workload, r.Concurrency),
+				Met:    r.AddedP50us <= limit,
+				Detail: fmt.Sprintf("added %.1fus (host %.1fus - raw %.1fus), limit %.1fus (floor %.1fus); plain ratio %.2f", r.AddedP50us, r.P50us, r.BaselineP50us, limit, r.IPCFloorP50us, r.RatioP50),
+			})
+			if r.Workload == "get" {
+				getOps[r.Concurrency] = r.OpsPerSec
+			}
+		case "grant":
+			out = append(out, Target{
+				Name:   fmt.Sprintf("%s/grant n=%d: p50 <= 1.2 x grant with 10 credentials", r.Backend, r.N),
+				Met:    r.RatioP50 <= 1.2,
+				Detail: fmt.Sprintf("%.0fus vs %.0fus: ratio %.2f", r.P50us, r.BaselineP50us, r.RatioP50),
+			})
+		case "revoke":
+			out = append(out, Target{
+				Name:   fmt.Sprintf("%s/revoke n=%d c=%d: sweep <= 1.5 x raw read+write", r.Backend, r.N, r.Concurrency),
+				Met:    r.RatioP50 <= 1.5,
+				Detail: fmt.Sprintf("%.2fs vs %.2fs: ratio %.2f", r.P50us/1e6, r.BaselineP50us/1e6, r.RatioP50),
+			})
+			if r.N >= 100_000 {
+				out = append(out, Target{
+					Name:   fmt.Sprintf("%s/revoke n=%d: peak RSS < 256 MiB", r.Backend, r.N),
+					Met:    r.PeakRSSBytes < 256<<20,
+					Detail: fmt.Sprintf("peak RSS %.1f MiB", float64(r.PeakRSSBytes)/(1<<20)),
+				})
+			}
+		}
+	}
+	if one, eight := getOps[1], getOps[8]; one > 0 && eight > 0 && len(results) > 0 {
+		out = append(out, Target{
+			Name:   fmt.Sprintf("%s/get: throughput at c=8 >= 1.6 x c=1", results[0].Backend),
+			Met:    eight >= 1.6*one,
+			Detail: fmt.Sprintf("%.0f vs %.0f ops/s: %.2fx", eight, one, eight/one),
+		})
+	}
+	return out
+}

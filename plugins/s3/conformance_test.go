@@ -1,0 +1,89 @@
+package s3
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/ALRubinger/aileron-store/conformance"
+	"github.com/ALRubinger/aileron-store/internal/testenv"
+	"github.com/ALRubinger/aileron-store/sdk"
+)
+
+// freshPrefixes returns a function that gives each call the configuration of
+// a fresh, empty store: one bucket of the shared versitygw per test, a new
+// key prefix per store, so every check also runs beside the earlier checks'
+// data under other prefixes.
+func freshPrefixes(t *testing.T, kv ...string) func() map[string]string {
+	srv := testenv.S3(t)
+	bucket := srv.NewBucket(t)
+	var n atomic.Int64
+	return func() map[string]string {
+		cfg := srv.Config(bucket)
+		cfg["prefix"] = fmt.Sprintf("conformance/c%03d", n.Add(1))
+		for i := 0; i < len(kv); i += 2 {
+			cfg[kv[i]] = kv[i+1]
+		}
+		return cfg
+	}
+}
+
+// inProcessHarness runs the store in this process. Attach opens another
+// Store (its own HTTP connections) over the same bucket and prefix. There is
+// no process to kill in process: the crash check runs in
+// TestConformancePlugin, and is declared a gap here rather than skipped.
+func inProcessHarness(t *testing.T, fresh func() map[string]string) conformance.Harness {
+	var mu sync.Mutex
+	cfgs := map[sdk.Store]map[string]string{}
+	open := func(ctx context.Context, cfg map[string]string) (sdk.Store, error) {
+		s, err := New(ctx, cfg)
+		if err != nil {
+			return nil, err
+		}
+		mu.Lock()
+		cfgs[s] = cfg
+		mu.Unlock()
+		return s, nil
+	}
+	cfgOf := func(s sdk.Store) map[string]string {
+		mu.Lock()
+		defer mu.Unlock()
+		return cfgs[s]
+	}
+	return conformance.Harness{
+		New: func(ctx context.Context) (sdk.Store, error) { return open(ctx, fresh()) },
+		Reopen: func(ctx context.Context, s sdk.Store) (sdk.Store, error) {
+			s.Close()
+			return open(ctx, cfgOf(s))
+		},
+		Attach: func(ctx context.Context, s sdk.Store) (sdk.Store, error) { return open(ctx, cfgOf(s)) },
+		Gaps: map[string]string{
+			"crash/kill-during-writes": "in process there is no plugin process to SIGKILL; the plugin-boundary run of the suite (TestConformancePlugin) runs this check",
+		},
+	}
+}
+
+// TestConformance runs the shared suite against the store in process, in
+// the conditional-delete mode versitygw probes to (tombstone, then delete
+// with If-Match).
+func TestConformance(t *testing.T) {
+	conformance.Run(t, inProcessHarness(t, freshPrefixes(t)))
+}
+
+// TestConformanceTombstone runs the suite in conditional_delete=tombstone
+// mode, the mode New picks on servers that ignore If-Match on DeleteObject
+// (MinIO), so that mode is checked here although MinIO is not.
+func TestConformanceTombstone(t *testing.T) {
+	conformance.Run(t, inProcessHarness(t, freshPrefixes(t, "conditional_delete", "tombstone")))
+}
+
+// TestConformancePlugin runs the suite across the process boundary: each
+// store is an aileron-store-s3 plugin process started with sdk.Open,
+// attached clients are further plugin processes, and the crash check
+// SIGKILLs the plugin with writes in flight.
+func TestConformancePlugin(t *testing.T) {
+	bin := testenv.Binary(t, pluginPkg)
+	conformance.Run(t, conformance.PluginHarness(t, bin, freshPrefixes(t)))
+}
