@@ -422,6 +422,11 @@ func TestHomeIsPrivate(t *testing.T) {
 	if err != nil || fi.Mode().Perm() != 0o600 {
 		t.Errorf("identity file: %v %v, want 0600", fi.Mode(), err)
 	}
+	loose := filepath.Join(t.TempDir(), "loose")
+	os.Mkdir(loose, 0o755)
+	os.Chmod(loose, 0o755)
+	lh := &host{t: t, bin: h.bin, home: loose}
+	lh.fail(1, []string{`accessible by other users`, `chmod 700`}, nil, nil, "identity", "list")
 }
 
 func TestPluginListAndVerify(t *testing.T) {
