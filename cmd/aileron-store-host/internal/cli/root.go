@@ -142,6 +142,7 @@ func group(cmd *cobra.Command, args []string) error {
 	if len(args) > 0 {
 		return usagef("unknown command %q for %q", args[0], cmd.CommandPath())
 	}
+	fmt.Fprintln(cmd.ErrOrStderr(), cmd.UsageString()) // the subcommands, on standard error
 	return usagef("%q needs a subcommand: %s", cmd.CommandPath(), strings.Join(subNames(cmd), ", "))
 }
 
