@@ -47,7 +47,7 @@ var registry = []Check{
 	{Name: "list/prefix-isolation", Doc: "Prefixes select by bytes: 'a' vs 'a-' vs 'a/' vs 'a/b/' each list exactly their keys.", run: checkListPrefix},
 	{Name: "list/read-after-write", Doc: "A key is listed with its new version as soon as its Put returns, and not listed once its Delete returns, without sleeping.", run: checkListReadAfterWrite},
 	{Name: "list/with-values", Doc: "List with values returns for each key exactly the value and version Get returns.", run: checkListWithValues},
-	{Name: "list/with-values-large", Doc: "List with values of several maximum-size values (more than 4 MiB in one page) returns them all whole.", run: checkListWithValuesLarge},
+	{Name: "list/with-values-large", Doc: "List with values of more than 9 MiB of maximum-size values (beyond the gRPC default limit and the SDK's page budget) returns them all whole, however the pages are cut.", run: checkListWithValuesLarge},
 	{Name: "list/without-values", Doc: "List without values returns no values.", run: checkListWithoutValues},
 
 	// concurrency
@@ -57,4 +57,8 @@ var registry = []Check{
 	{Name: "durability/reopen-data", Doc: "After the store is closed and reopened, every key holds its last written value and deleted keys stay deleted.", run: checkReopenData, needs: needReopen},
 	{Name: "durability/reopen-versions", Doc: "Versions survive a reopen: a version read before it still matches after it.", run: checkReopenVersions, needs: needReopen},
 	{Name: "crash/kill-during-writes", Doc: "After the store is killed during writes and reopened, each key holds the value of its last completed write or of the write in flight, whole, and nothing else is listed.", run: checkCrash, needs: needKill | needReopen},
+
+	// the core engine over the store
+	{Name: "vault/lifecycle", Doc: "The core engine works over the store from two clients: create, put, get, list, grant, member read and write, rotate, revoke, delete.", run: checkVaultLifecycle},
+	{Name: "vault/opaque-storage", Doc: "No vault name, member name, credential name or credential value (raw, case-folded, hex, base64 or base32) appears in any key or value the engine sends to the store.", run: checkVaultOpaque},
 }

@@ -301,7 +301,7 @@ func checkListWithValues(e *env) {
 func checkListWithValuesLarge(e *env) {
 	r := e.rng()
 	mv := e.maxValue()
-	n := max(5, (5<<20)/mv+1)
+	n := max(5, (9<<20)/mv+1)
 	var keys []string
 	for i := 0; i < n; i++ {
 		k := fmt.Sprintf("wvl/k%d", i)
@@ -309,7 +309,19 @@ func checkListWithValuesLarge(e *env) {
 		e.mustPut(k, randomBytes(r, mv), sdk.None)
 	}
 	e.wantEntriesMatchGet(e.listAll(e.s, "wvl/", 0, true), keys)
-	e.logf("%d values of %d bytes in one listing", n, mv)
+	pages := 0
+	for opts := (sdk.ListOptions{Prefix: "wvl/", WithValues: true}); pages < 1000; {
+		p, err := e.s.List(e.ctx, opts)
+		if err != nil {
+			e.fatalf("List(prefix \"wvl/\", with values): %v", err)
+		}
+		pages++
+		if !p.More || len(p.Entries) == 0 {
+			break
+		}
+		opts.StartAfter = p.Entries[len(p.Entries)-1].Key
+	}
+	e.logf("%d values of %d bytes listed with values, in %d pages", n, mv, pages)
 }
 
 func checkListWithoutValues(e *env) {

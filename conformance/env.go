@@ -75,7 +75,7 @@ func maxValueOf(s sdk.Store) int {
 	return sdk.MaxValueSize
 }
 
-// attach returns n clients of the store's data: attached stores when the
+// clients returns n clients of the store's data: attached stores when the
 // harness can make them, else s itself.
 func (e *env) clients(n int) []sdk.Store {
 	out := make([]sdk.Store, n)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"regexp"
 	"slices"
@@ -294,7 +295,20 @@ func TestSuiteCatchesFaults(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
 			f := c.f
-			results := conformance.RunChecks(t.Context(), faultyHarness(&f), nil)
+			// The fault-free store runs everything; a faulty one only the
+			// checks that must catch its fault.
+			var filter *regexp.Regexp
+			if c.mustFail != nil {
+				quoted := make([]string, len(c.mustFail))
+				for i, n := range c.mustFail {
+					quoted[i] = regexp.QuoteMeta(n)
+				}
+				filter = regexp.MustCompile("^(" + strings.Join(quoted, "|") + ")$")
+			}
+			results := conformance.RunChecks(t.Context(), faultyHarness(&f), filter)
+			if c.mustFail != nil && len(results) != len(c.mustFail) {
+				t.Fatalf("%d results for %d checks: a check name in this table is wrong", len(results), len(c.mustFail))
+			}
 			failed := map[string]string{}
 			for _, r := range results {
 				if r.Status == conformance.StatusFail {
@@ -386,5 +400,21 @@ func TestWriteTable(t *testing.T) {
 	}
 	if !conformance.Failed(results) {
 		t.Error("Failed(results) is false for a run with failures")
+	}
+}
+
+func TestResultJSON(t *testing.T) {
+	results := conformance.RunChecks(t.Context(), faultyHarness(&faults{contentVersions: true}), regexp.MustCompile(`^cas/versions-unique$`))
+	b, err := json.Marshal(results)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back []map[string]any
+	if err := json.Unmarshal(b, &back); err != nil {
+		t.Fatal(err)
+	}
+	if len(back) != 1 || back[0]["name"] != "cas/versions-unique" || back[0]["status"] != "fail" ||
+		!strings.Contains(back[0]["reason"].(string), "already returned") || back[0]["duration_ns"] == nil {
+		t.Fatalf("JSON %s lacks the name, status, reason or duration", b)
 	}
 }

@@ -24,7 +24,9 @@ func openRawGCS(ctx context.Context, cfg map[string]string) (Raw, error) {
 	if cfg["bucket"] == "" {
 		return nil, fmt.Errorf("gcs baseline: config field \"bucket\" is required")
 	}
-	var opts []option.ClientOption
+	// JSON reads as the plugin does: the emulator serves no XML API, and a
+	// baseline must take the same path to the service.
+	opts := []option.ClientOption{storage.WithJSONReads(), storage.WithDisabledClientMetrics(), option.WithTelemetryDisabled()}
 	endpoint := cfg["endpoint"]
 	if endpoint == "" {
 		if h := os.Getenv("STORAGE_EMULATOR_HOST"); h != "" {

@@ -188,7 +188,11 @@ func startPostgres() (*PGServer, error) {
 	out, err := initdb.CombinedOutput()
 	os.Remove(pwfile)
 	if err != nil {
-		return nil, fmt.Errorf("initdb: %v\n%s", err, out)
+		hint := ""
+		if cred != nil {
+			hint = fmt.Sprintf(" (it runs as the postgres user, which must be able to reach %s; set TMPDIR to a directory it can)", dir)
+		}
+		return nil, fmt.Errorf("initdb%s: %v\n%s", hint, err, out)
 	}
 
 	logPath := filepath.Join(dir, "postgres.log")

@@ -5,7 +5,10 @@
 // atomically (temporary file, fsync, rename). Simple, and slow for big data:
 // a model to copy, not a backend to run.
 //
-// Configuration: "file", the path of the JSON file (required).
+// Configuration: "file", the path of the JSON file (required), and "prefix"
+// (optional), a key prefix that gives this store its own namespace in the
+// file, as the host's conformance command and installations sharing one file
+// use it.
 package main
 
 import (
@@ -29,7 +32,7 @@ func main() { sdk.Serve(New, nil) }
 // New is the plugin's sdk.Factory: it validates the configuration.
 func New(_ context.Context, config map[string]string) (sdk.Store, error) {
 	for k := range config {
-		if k != "file" {
+		if k != "file" && k != "prefix" {
 			return nil, sdk.Errorf(sdk.ErrInvalidArgument, "config field %q: unknown field", k)
 		}
 	}
@@ -40,10 +43,20 @@ func New(_ context.Context, config map[string]string) (sdk.Store, error) {
 	if err := os.MkdirAll(filepath.Dir(file), 0o700); err != nil {
 		return nil, sdk.Errorf(sdk.ErrInvalidArgument, "config field \"file\": %v", err)
 	}
-	return &store{file: file}, nil
+	prefix := strings.Trim(config["prefix"], "/")
+	if prefix != "" {
+		if err := sdk.ValidateKey(prefix); err != nil {
+			return nil, sdk.Errorf(sdk.ErrInvalidArgument, "config field \"prefix\": %v", err)
+		}
+		prefix += "/"
+	}
+	return &store{file: file, prefix: prefix}, nil
 }
 
-type store struct{ file string }
+type store struct {
+	file   string
+	prefix string // "" or ending in '/': prepended to every key in the file
+}
 
 type record struct {
 	Value   []byte      `json:"value"`
@@ -57,7 +70,7 @@ func (s *store) Get(ctx context.Context, key string) ([]byte, sdk.Version, error
 	var r record
 	err := s.locked(ctx, func(m map[string]record) (bool, error) {
 		var ok bool
-		if r, ok = m[key]; !ok {
+		if r, ok = m[s.prefix+key]; !ok {
 			return false, sdk.Errorf(sdk.ErrNotFound, "key %q", key)
 		}
 		return false, nil
@@ -68,10 +81,10 @@ func (s *store) Get(ctx context.Context, key string) ([]byte, sdk.Version, error
 func (s *store) Put(ctx context.Context, key string, value []byte, cond sdk.Cond) (sdk.Version, error) {
 	v := newVersion()
 	err := s.locked(ctx, func(m map[string]record) (bool, error) {
-		if err := holds(m, key, cond); err != nil {
+		if err := holds(m, s.prefix+key, cond); err != nil {
 			return false, err
 		}
-		m[key] = record{Value: value, Version: v}
+		m[s.prefix+key] = record{Value: value, Version: v}
 		return true, nil
 	})
 	if err != nil {
@@ -82,11 +95,11 @@ func (s *store) Put(ctx context.Context, key string, value []byte, cond sdk.Cond
 
 func (s *store) Delete(ctx context.Context, key string, cond sdk.Cond) error {
 	return s.locked(ctx, func(m map[string]record) (bool, error) {
-		if err := holds(m, key, cond); err != nil {
+		if err := holds(m, s.prefix+key, cond); err != nil {
 			return false, err
 		}
-		_, ok := m[key]
-		delete(m, key)
+		_, ok := m[s.prefix+key]
+		delete(m, s.prefix+key)
 		return ok, nil
 	})
 }
@@ -95,8 +108,9 @@ func (s *store) List(ctx context.Context, opts sdk.ListOptions) (sdk.Page, error
 	var p sdk.Page
 	err := s.locked(ctx, func(m map[string]record) (bool, error) {
 		var keys []string
-		for k := range m {
-			if strings.HasPrefix(k, opts.Prefix) && k > opts.StartAfter {
+		for full := range m {
+			k, ok := strings.CutPrefix(full, s.prefix)
+			if ok && strings.HasPrefix(k, opts.Prefix) && k > opts.StartAfter {
 				keys = append(keys, k)
 			}
 		}
@@ -105,9 +119,10 @@ func (s *store) List(ctx context.Context, opts sdk.ListOptions) (sdk.Page, error
 			keys, p.More = keys[:opts.Limit], true
 		}
 		for _, k := range keys {
-			e := sdk.Entry{Key: k, Version: m[k].Version}
+			r := m[s.prefix+k]
+			e := sdk.Entry{Key: k, Version: r.Version}
 			if opts.WithValues {
-				e.Value = m[k].Value
+				e.Value = r.Value
 			}
 			p.Entries = append(p.Entries, e)
 		}
@@ -118,7 +133,8 @@ func (s *store) List(ctx context.Context, opts sdk.ListOptions) (sdk.Page, error
 
 func (s *store) Close() error { return nil }
 
-// holds checks a Put or Delete condition against the current records.
+// holds checks a Put or Delete condition against the current records; key
+// includes the prefix.
 func holds(m map[string]record, key string, cond sdk.Cond) error {
 	r, ok := m[key]
 	switch cond.Mode() {

@@ -16,10 +16,10 @@ func TestConformance(t *testing.T) {
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
-	dir := t.TempDir()
+	file := filepath.Join(t.TempDir(), "store.json")
 	n := 0
 	conformance.Run(t, conformance.PluginHarness(t, bin, func() map[string]string {
-		n++ // a fresh, empty store for every check
-		return map[string]string{"file": filepath.Join(dir, fmt.Sprint(n), "store.json")}
+		n++ // a fresh, empty store for every check: a new prefix in the file
+		return map[string]string{"file": file, "prefix": fmt.Sprintf("run/c%03d", n)}
 	}))
 }

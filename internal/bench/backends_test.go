@@ -1,0 +1,154 @@
+package bench
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ALRubinger/aileron-store/internal/testenv"
+)
+
+// backendConfigs provisions each backend the test command provides and
+// returns its plugin config.
+func backendConfigs(t *testing.T) map[string]map[string]string {
+	s3 := testenv.S3(t)
+	gcs := testenv.GCS(t)
+	pg := testenv.Postgres(t)
+	_, dsn := pg.NewDatabase(t, nil)
+	return map[string]map[string]string{
+		"fs":       {"path": filepath.Join(t.TempDir(), "data")},
+		"s3":       s3.Config(s3.NewBucket(t)),
+		"gcs":      {"bucket": gcs.NewBucket(t), "endpoint": gcs.Endpoint},
+		"postgres": {"dsn": dsn},
+	}
+}
+
+// The bench command runs every workload on every backend through the real
+// host binary and plugin binaries, and prints complete JSON. With
+// AILERON_BENCH_FULL=1 it makes the longer run whose table goes into
+// docs/benchmarks.md (written to $AILERON_BENCH_OUT when set).
+func TestBenchCommandAllBackends(t *testing.T) {
+	pluginDir := t.TempDir()
+	host := testenv.Binary(t, "./cmd/aileron-store-host")
+	for _, p := range []string{"fs", "s3", "gcs", "postgres"} {
+		bin := testenv.Binary(t, "./plugins/"+p+"/cmd/aileron-store-"+p)
+		if err := os.Symlink(bin, filepath.Join(pluginDir, filepath.Base(bin))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	args := []string{"--n", "40", "--ops", "100", "--concurrency", "2"}
+	full := os.Getenv("AILERON_BENCH_FULL") == "1"
+	if full {
+		args = []string{"--n", envOr("AILERON_BENCH_N", "10000"), "--ops", envOr("AILERON_BENCH_OPS", "5000"), "--concurrency", envOr("AILERON_BENCH_CONCURRENCY", "1,8")}
+	}
+	var report bytes.Buffer
+	configs := backendConfigs(t)
+	names := make([]string, 0, len(configs))
+	for name := range configs {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		t.Run(name, func(t *testing.T) {
+			cfgFile := filepath.Join(t.TempDir(), "config.yaml")
+			var y strings.Builder
+			fmt.Fprintf(&y, "storage:\n  backend: %s\n  config:\n", name)
+			for k, v := range configs[name] {
+				fmt.Fprintf(&y, "    %s: %q\n", k, v)
+			}
+			fmt.Fprintf(&y, "plugin_dir: %q\n", pluginDir)
+			if err := os.WriteFile(cfgFile, []byte(y.String()), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			cmd := exec.Command(host, append([]string{"--config", cfgFile, "--home", t.TempDir(), "bench", "--json"}, args...)...)
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			start := time.Now()
+			out, err := cmd.Output()
+			if err != nil {
+				t.Fatalf("bench on %s: %v\nstderr:\n%s", name, err, stderr.String())
+			}
+			t.Logf("bench on %s took %v", name, time.Since(start).Round(time.Millisecond))
+			var results []Result
+			var targets []Target
+			sc := bufio.NewScanner(bytes.NewReader(out))
+			for sc.Scan() {
+				line := sc.Bytes()
+				if bytes.Contains(line, []byte(`"workload"`)) {
+					var r Result
+					if err := json.Unmarshal(line, &r); err != nil {
+						t.Fatalf("bad JSON line %q: %v", line, err)
+					}
+					results = append(results, r)
+				} else {
+					var tg Target
+					if err := json.Unmarshal(line, &tg); err != nil || tg.Name == "" {
+						t.Fatalf("bad JSON line %q: %v", line, err)
+					}
+					targets = append(targets, tg)
+				}
+			}
+			levels := strings.Count(args[5], ",") + 1
+			if len(results) != len(Workloads)*levels {
+				t.Fatalf("%d results on %s, want %d:\n%s", len(results), name, len(Workloads)*levels, out)
+			}
+			for _, r := range results {
+				if r.Backend != name || r.Ops <= 0 || r.OpsPerSec <= 0 || r.P50us <= 0 || r.BaselineP50us <= 0 || r.PeakRSSBytes <= 0 {
+					t.Errorf("incomplete result on %s: %+v", name, r)
+				}
+				if (r.Workload == "get" || r.Workload == "put") && r.IPCFloorP50us <= 0 {
+					t.Errorf("%s/%s: no IPC floor", name, r.Workload)
+				}
+			}
+			if len(targets) == 0 {
+				t.Errorf("no targets evaluated on %s", name)
+			}
+			if full {
+				writeReport(&report, name, results, targets)
+			}
+		})
+	}
+	if full {
+		if out := os.Getenv("AILERON_BENCH_OUT"); out != "" {
+			if err := os.WriteFile(out, report.Bytes(), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		t.Logf("\n%s", report.String())
+	}
+}
+
+func envOr(k, def string) string {
+	if v := os.Getenv(k); v != "" {
+		return v
+	}
+	return def
+}
+
+// writeReport appends a markdown table of one backend's run.
+func writeReport(w *bytes.Buffer, backend string, results []Result, targets []Target) {
+	fmt.Fprintf(w, "\n### %s\n\n", backend)
+	fmt.Fprintln(w, "| workload | n | conc | ops | ops/s | p50 us | p99 us | peak RSS MiB | baseline ops/s | baseline p50 us | IPC floor p50 us | ratio p50 | ratio ops |")
+	fmt.Fprintln(w, "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+	for _, r := range results {
+		fmt.Fprintf(w, "| %s | %d | %d | %d | %.0f | %.1f | %.1f | %.1f | %.0f | %.1f | %.1f | %.2f | %.2f |\n",
+			r.Workload, r.N, r.Concurrency, r.Ops, r.OpsPerSec, r.P50us, r.P99us, float64(r.PeakRSSBytes)/(1<<20),
+			r.BaselineOpsPerSec, r.BaselineP50us, r.IPCFloorP50us, r.RatioP50, r.RatioOps)
+	}
+	fmt.Fprintln(w)
+	for _, tg := range targets {
+		mark := "met"
+		if !tg.Met {
+			mark = "**missed**"
+		}
+		fmt.Fprintf(w, "- %s: %s (%s)\n", tg.Name, mark, tg.Detail)
+	}
+}
