@@ -44,16 +44,18 @@ for without echo.`,
 			if as == "" {
 				return usagef("--as NAME is required: the identity to act as")
 			}
-			value, err := a.readValue(file, args[1])
-			if err != nil {
-				return err
-			}
-			defer clear(value)
+			// Unlock first: on a terminal the passphrase is asked before the
+			// value, and a non-member is refused before typing a secret.
 			s, err := a.openVault(ctx, args[0], as)
 			if err != nil {
 				return err
 			}
 			defer s.close()
+			value, err := a.readValue(file, args[1])
+			if err != nil {
+				return err
+			}
+			defer clear(value)
 			if err := s.do(ctx, func() error { return s.vault.Put(ctx, args[1], value) }); err != nil {
 				return err
 			}

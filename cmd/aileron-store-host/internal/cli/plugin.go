@@ -7,6 +7,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
 	"github.com/spf13/cobra"
 
 	"github.com/ALRubinger/aileron-store/cmd/aileron-store-host/internal/plugins"
@@ -145,13 +146,18 @@ func (a *App) verifyPlugin(ctx context.Context, l plugins.Location, timeout time
 		pinNote = "pin matches"
 	}
 	cfg := map[string]string{}
+	log := a.logger()
 	if configured {
 		cfg = a.cfg.Storage.Config
+	} else if !log.IsDebug() {
+		// An unconfigured plugin is expected to refuse the empty config; its
+		// "configuration refused" log line would only mislead.
+		log = hclog.NewNullLogger()
 	}
 	c, err := sdk.Open(ctx, l.Path, cfg, &sdk.ClientOptions{
 		Name:   plugins.Prefix + l.Name,
 		SHA256: pin,
-		Logger: a.logger(),
+		Logger: log,
 		Args:   l.Args,
 	})
 	if err != nil {

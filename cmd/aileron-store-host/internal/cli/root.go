@@ -46,6 +46,7 @@ type App struct {
 	home      string
 	cfg       *config.Config
 	log       hclog.Logger
+	rep       *progress.Reporter // of the engine's sweeps, once opened
 }
 
 // Main runs the command line with args (without the program name) and
@@ -141,6 +142,7 @@ func group(cmd *cobra.Command, args []string) error {
 	if len(args) > 0 {
 		return usagef("unknown command %q for %q", args[0], cmd.CommandPath())
 	}
+	fmt.Fprintln(cmd.ErrOrStderr(), cmd.UsageString()) // the subcommands, on standard error
 	return usagef("%q needs a subcommand: %s", cmd.CommandPath(), strings.Join(subNames(cmd), ", "))
 }
 

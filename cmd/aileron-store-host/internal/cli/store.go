@@ -82,6 +82,7 @@ func (a *App) engine(ctx context.Context) (*core.Engine, *backend, func(), error
 		return nil, nil, nil, err
 	}
 	rep := a.progress()
+	a.rep = rep
 	e, err := core.New(b.client, &core.Options{
 		StateDir: stateDir,
 		Logger:   a.logger().Named("core"),
@@ -140,7 +141,9 @@ func (a *App) openVault(ctx context.Context, vault, as string) (*session, error)
 
 // do runs f with conflict retries and names the vault in its error.
 func (s *session) do(ctx context.Context, f func() error) error {
-	if err := retryConflict(ctx, f); err != nil {
+	err := retryConflict(ctx, f)
+	s.app.rep.Finish() // end a progress bar before the command prints its result
+	if err != nil {
 		return &vaultError{vault: s.name, as: s.as, backend: s.backend.name, err: err}
 	}
 	return nil

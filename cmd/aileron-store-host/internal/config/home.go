@@ -32,8 +32,9 @@ func Home(flag string, getenv func(string) string) (string, error) {
 }
 
 // EnsureDir creates dir (and its parents) owner-only (0700) if it does not
-// exist. An existing directory that others can read or write is tightened
-// to 0700 when we own it, else refused: it holds identities and pins.
+// exist. An existing directory that other users can access is refused rather
+// than changed: it holds identities and pins, and silently tightening a
+// directory the operator chose (say, their home) could break other things.
 func EnsureDir(dir string) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("creating directory %s: %w", dir, err)
@@ -46,9 +47,7 @@ func EnsureDir(dir string) error {
 		return fmt.Errorf("%s is not a directory", dir)
 	}
 	if fi.Mode().Perm()&0o077 != 0 {
-		if err := os.Chmod(dir, 0o700); err != nil {
-			return fmt.Errorf("directory %s is accessible by other users (mode %o) and could not be made owner-only: %w", dir, fi.Mode().Perm(), err)
-		}
+		return fmt.Errorf("directory %s is accessible by other users (mode %o): run chmod 700 %s, or choose another directory", dir, fi.Mode().Perm(), dir)
 	}
 	return nil
 }

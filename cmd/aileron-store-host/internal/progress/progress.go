@@ -28,6 +28,7 @@ type Reporter struct {
 	done, total int
 	last        time.Time // last line logged
 	lastLogged  int       // done at the last line logged
+	lastTotal   int       // total at the last line logged
 	started     time.Time
 	drawn       bool
 	width       int
@@ -82,7 +83,7 @@ func (r *Reporter) Update(op string, done, total int) {
 		r.drawLocked(now)
 		return
 	}
-	if r.last.IsZero() || now.Sub(r.last) >= r.interval || (total > 0 && done >= total && r.lastLogged != done) {
+	if r.last.IsZero() || now.Sub(r.last) >= r.interval || (total > 0 && done >= total && (r.lastLogged != done || r.lastTotal != total)) {
 		r.logLocked(now)
 	}
 }
@@ -111,7 +112,7 @@ func (r *Reporter) finishLocked() {
 		}
 		return
 	}
-	if r.lastLogged != r.done {
+	if r.lastLogged != r.done || r.lastTotal != r.total {
 		r.logLocked(r.now())
 	}
 }
@@ -125,6 +126,7 @@ func (r *Reporter) logLocked(now time.Time) {
 	r.log.Info("progress", args...)
 	r.last = now
 	r.lastLogged = r.done
+	r.lastTotal = r.total
 }
 
 func (r *Reporter) drawLocked(now time.Time) {

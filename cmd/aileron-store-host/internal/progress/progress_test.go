@@ -92,3 +92,19 @@ func TestNilReporter(t *testing.T) {
 	r.Update("x", 1, 2)
 	r.Finish()
 }
+
+// A total that becomes known at the end (a sweep counts as it goes) is
+// logged even when done did not change.
+func TestTotalLearnedAtEnd(t *testing.T) {
+	var buf bytes.Buffer
+	log := hclog.New(&hclog.LoggerOptions{Output: &buf, JSONFormat: true})
+	c := &clock{t: time.Unix(0, 0)}
+	r := New(Options{Logger: log, Now: c.now})
+	r.Update("sweep", 2, 0)
+	r.Update("sweep", 2, 2)
+	r.Finish()
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	if len(lines) != 2 || !strings.Contains(lines[1], `"total":2`) {
+		t.Fatalf("lines:\n%s", buf.String())
+	}
+}
