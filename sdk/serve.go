@@ -140,7 +140,9 @@ func (s *server) get() (Store, error) {
 func (s *server) Configure(ctx context.Context, req *storepb.ConfigureRequest) (*storepb.ConfigureResponse, error) {
 	st, err := s.factory(ctx, req.GetConfig())
 	if err != nil {
-		s.log.Error("configuration refused", "error", err)
+		// The host reports the error to its user; a louder line here would
+		// only repeat it.
+		s.log.Debug("configuration refused", "error", err)
 		return nil, toStatus(err)
 	}
 	s.mu.Lock()
