@@ -70,11 +70,14 @@ func verifyStep(key string, prev *pinned, next *wire.Head) error {
 // when this host has no pin), then advances the pin.
 func (e *Engine) loadHead(ctx context.Context, vault [wire.IDLen]byte) (*headState, error) {
 	key := headKey(vault)
-	raw, ver, err := e.store.Get(ctx, key)
+	// The pin is read before the head: a head committed by this host (or
+	// read by another goroutine) after this point may advance the pin, and
+	// must not make the head read below look like a rollback.
 	pin, perr := e.pins.load(vault)
 	if perr != nil {
 		return nil, perr
 	}
+	raw, ver, err := e.store.Get(ctx, key)
 	if errors.Is(err, sdk.ErrNotFound) {
 		if pin != nil {
 			return nil, rollbackf(kindHead, key, "is missing but this host has seen seq %d", pin.h.Seq)

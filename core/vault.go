@@ -158,22 +158,35 @@ func (v *Vault) refresh(ctx context.Context, initial bool) (*session, error) {
 	if err != nil {
 		return nil, err
 	}
+	for attempt := 0; ; attempt++ {
+		s, retry, err := v.refreshOnce(ctx, old, id)
+		if retry && attempt < maxAttempts {
+			continue
+		}
+		return s, err
+	}
+}
+
+// refreshOnce is one attempt of refresh. retry reports that the slot of the
+// head just read is gone because the head moved on meanwhile (a rotation
+// completed and deleted the old slots): read it again.
+func (v *Vault) refreshOnce(ctx context.Context, old *session, id *Identity) (*session, bool, error) {
 	hs, err := v.e.loadHead(ctx, v.id)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	if old != nil && old.head.hash == hs.hash {
 		if old.head.ver != hs.ver {
 			ns := *old
 			ns.head = hs
 			v.setSession(&ns)
-			return &ns, nil
+			return &ns, false, nil
 		}
-		return old, nil
+		return old, false, nil
 	}
 	h := hs.h
 	if h.Member(id.rcpt.id) == nil {
-		return nil, fmt.Errorf("%w: vault %q (%s)", ErrNotMember, v.name, v.ID())
+		return nil, false, fmt.Errorf("%w: vault %q (%s)", ErrNotMember, v.name, v.ID())
 	}
 	ns := &session{head: hs}
 	if old != nil && old.cur.epoch == h.Epoch && old.head.h.Commitment == h.Commitment {
@@ -182,44 +195,47 @@ func (v *Vault) refresh(ctx context.Context, initial bool) (*session, error) {
 		skey := slotKey(v.id, h.Epoch, h.Commitment, id.rcpt.id)
 		data, _, err := v.e.store.Get(ctx, skey)
 		if errors.Is(err, sdk.ErrNotFound) {
-			return nil, tamperedf(kindSlot, skey, "is missing for a listed member")
+			if cur, _, gerr := v.e.store.Get(ctx, headKey(v.id)); gerr == nil && wire.HeadHash(cur) != hs.hash {
+				return nil, true, nil
+			}
+			return nil, false, tamperedf(kindSlot, skey, "is missing for a listed member")
 		}
 		if err != nil {
-			return nil, fmt.Errorf("core: reading %s %q: %w", kindSlot, skey, err)
+			return nil, false, fmt.Errorf("core: reading %s %q: %w", kindSlot, skey, err)
 		}
 		p, err := openSlot(id, skey, data, v.id, h.Epoch, h.Commitment)
 		if err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		defer p.Wipe()
 		if ns.cur, err = newEpochKey(v.id, h.Epoch, p.EpochKey); err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		if p.PrevKey != nil && h.Epoch > 0 {
 			if ns.prev, err = newEpochKey(v.id, h.Epoch-1, p.PrevKey); err != nil {
-				return nil, err
+				return nil, false, err
 			}
 		}
 		ns.naming = append([]byte(nil), p.NamingKey...)
 	}
 	meta, err := openMeta(ns.cur, v.id, h.Seq, h.Meta)
 	if err != nil {
-		return nil, tampered(kindHead, headKey(v.id), err)
+		return nil, false, tampered(kindHead, headKey(v.id), err)
 	}
 	if meta.VaultName != v.name {
-		return nil, tamperedf(kindHead, headKey(v.id), "vault is not named as the index entry says")
+		return nil, false, tamperedf(kindHead, headKey(v.id), "vault is not named as the index entry says")
 	}
 	for _, m := range h.Members {
 		if _, ok := meta.Names[m.ID]; !ok || len(meta.Names) != len(h.Members) {
-			return nil, tamperedf(kindHead, headKey(v.id), "metadata does not name every member")
+			return nil, false, tamperedf(kindHead, headKey(v.id), "metadata does not name every member")
 		}
 	}
 	ns.meta = meta
 	v.setSession(ns)
 	if _, err := v.current(); err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	return ns, nil
+	return ns, false, nil
 }
 
 // record reads, decodes and decrypts one record. It returns the plaintext
@@ -324,28 +340,58 @@ func (v *Vault) Put(ctx context.Context, name string, value []byte) error {
 	plain := wire.MarshalRecordPlain(name, value, time.Now().UnixNano())
 	defer clear(plain)
 	blob := sealRecord(s.cur, v.e.suite, v.id, rid, plain)
-	ver, err := v.e.store.Put(ctx, key, blob, sdk.None)
-	if err != nil {
+	if _, err := v.e.store.Put(ctx, key, blob, sdk.None); err != nil {
 		return fmt.Errorf("core: writing %s %q: %w", kindRecord, key, err)
 	}
-	for i := 0; i < 8; i++ {
-		used := s.cur.epoch
-		if s, err = v.refresh(ctx, false); err != nil {
+	return v.settle(ctx, s.cur.epoch, key, rid, plain)
+}
+
+// settle makes sure a record just written under epoch used does not stay
+// behind an epoch that a rotation has moved past: a writer that read the
+// head before a rotation committed, or a slow sweeper of an earlier rotation
+// acting on that write, may leave it under an old key that a sweep already
+// passed. While the head's epoch is newer than the stored record's, settle
+// re-encrypts the stored record (its own plaintext if the stored one is no
+// longer readable) with compare-and-swap.
+func (v *Vault) settle(ctx context.Context, used uint64, key string, rid [wire.RecordIDLen]byte, mine []byte) error {
+	for i := 0; i < 16; i++ {
+		s, err := v.refresh(ctx, false)
+		if err != nil {
 			return err
 		}
-		if s.cur.epoch == used {
-			return nil
+		if i == 0 && s.cur.epoch == used {
+			return nil // no rotation committed since the write: any sweep sees it
 		}
-		blob = sealRecord(s.cur, v.e.suite, v.id, rid, plain)
-		ver, err = v.e.store.Put(ctx, key, blob, sdk.IfVersion(ver))
-		if errors.Is(err, sdk.ErrConflict) || errors.Is(err, sdk.ErrNotFound) {
-			return nil // a later write or delete superseded ours
+		data, ver, err := v.e.store.Get(ctx, key)
+		if errors.Is(err, sdk.ErrNotFound) {
+			return nil // deleted after the write
 		}
 		if err != nil {
+			return fmt.Errorf("core: reading %s %q: %w", kindRecord, key, err)
+		}
+		rec, err := wire.ParseRecord(data)
+		if err != nil {
+			return tampered(kindRecord, key, err)
+		}
+		if rec.Epoch >= s.cur.epoch {
+			return nil
+		}
+		plain := mine
+		if rec.Epoch >= s.head.h.MinEpoch {
+			_, p, _, _, err := v.openAt(ctx, s, key, rid, data)
+			if err != nil {
+				return err
+			}
+			defer clear(p)
+			plain = p
+		}
+		blob := sealRecord(s.cur, rec.Suite, v.id, rid, plain)
+		_, err = v.e.store.Put(ctx, key, blob, sdk.IfVersion(ver))
+		if err != nil && !errors.Is(err, sdk.ErrConflict) && !errors.Is(err, sdk.ErrNotFound) {
 			return fmt.Errorf("core: re-encrypting %s %q: %w", kindRecord, key, err)
 		}
 	}
-	return fmt.Errorf("core: writing %s %q: the vault kept rotating", kindRecord, key)
+	return fmt.Errorf("core: writing %s %q: %w: the vault kept rotating", kindRecord, key, sdk.ErrConflict)
 }
 
 // Delete removes the credential (compare-and-swap on the version read).
