@@ -23,8 +23,8 @@ func TestConcurrentEngines(t *testing.T) { overStores(t, scenarioConcurrent) }
 func scenarioConcurrent(t *testing.T, st sdk.Store) {
 	ctx := context.Background()
 	alice, carol, dave := testIdentity(t, "alice"), testIdentity(t, "carol"), testIdentity(t, "dave")
-	e1 := newEngine(t, st, &Options{StateDir: t.TempDir(), Concurrency: 4})
-	e2 := newEngine(t, st, &Options{StateDir: t.TempDir(), Concurrency: 2})
+	e1 := newEngine(t, st, &Options{StateDir: stateDir(t), Concurrency: 4})
+	e2 := newEngine(t, st, &Options{StateDir: stateDir(t), Concurrency: 2})
 	e3 := newEngine(t, st, nil)
 	va, err := e1.CreateVault(ctx, "concurrent", alice, "alice")
 	must(t, err)

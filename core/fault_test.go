@@ -86,7 +86,7 @@ func scenarioCrash(t *testing.T, newStore func() sdk.Store) {
 func runScript(t *testing.T, base sdk.Store, k int, mode faultstore.Mode) *faultRun {
 	t.Helper()
 	r := &faultRun{t: t, base: base, fs: faultstore.New(base), model: map[string][]string{},
-		dirs: map[string]string{"alice": t.TempDir(), "bob": t.TempDir(), "carol": t.TempDir()}}
+		dirs: map[string]string{"alice": stateDir(t), "bob": stateDir(t), "carol": stateDir(t)}}
 	r.fs.Arm(k, mode)
 	if k == 0 {
 		r.fs.Disarm()

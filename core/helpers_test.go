@@ -3,6 +3,7 @@ package core
 import (
 	"context"
 	"errors"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -62,7 +63,7 @@ func testIdentity(t testing.TB, who string) *Identity {
 // newEngine returns an engine with its own state dir.
 func newEngine(t testing.TB, st sdk.Store, opts *Options) *Engine {
 	t.Helper()
-	o := Options{StateDir: t.TempDir()}
+	o := Options{StateDir: stateDir(t)}
 	if opts != nil {
 		o = *opts
 	}
@@ -185,3 +186,17 @@ func assertOldKeysUseless(t testing.TB, st sdk.Store, vault *Vault, keys []*epoc
 
 func parseRecordForTest(b []byte) (*wire.Record, error) { return wire.ParseRecord(b) }
 func parseSlotForTest(b []byte) (*wire.Slot, error)     { return wire.ParseSlot(b) }
+
+// stateDir returns a temporary state directory, on tmpfs when the machine
+// has one: pins are fsynced on every head change, and the crash test makes
+// thousands of them.
+func stateDir(t testing.TB) string {
+	t.Helper()
+	if fi, err := os.Stat("/dev/shm"); err == nil && fi.IsDir() {
+		if d, err := os.MkdirTemp("/dev/shm", "aileron-core-test-"); err == nil {
+			t.Cleanup(func() { os.RemoveAll(d) })
+			return d
+		}
+	}
+	return t.TempDir()
+}
