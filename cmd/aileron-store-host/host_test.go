@@ -1,0 +1,446 @@
+package main
+
+// Black-box tests: they build the real aileron-store-host binary and run it
+// in a temporary home, as an operator would, with no controlling terminal.
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/ALRubinger/aileron-store/internal/testenv"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+const alicePass = "correct horse battery staple"
+
+// host runs the binary in one home directory.
+type host struct {
+	t    *testing.T
+	bin  string
+	home string
+	env  []string // extra environment for every run
+}
+
+func newHost(t *testing.T) *host {
+	t.Helper()
+	bin := testenv.Binary(t, "./cmd/aileron-store-host")
+	return &host{t: t, bin: bin, home: filepath.Join(t.TempDir(), "home")}
+}
+
+type result struct {
+	stdout, stderr string
+	code           int
+}
+
+func (r result) String() string {
+	return fmt.Sprintf("exit %d\nstdout: %q\nstderr: %s", r.code, r.stdout, r.stderr)
+}
+
+// run executes the host with args, stdin and extra environment. Runs have no
+// controlling terminal (Setsid), so a passphrase prompt cannot hang.
+func (h *host) run(stdin []byte, env []string, args ...string) result {
+	h.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, h.bin, args...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Pdeathsig: syscall.SIGKILL}
+	cmd.Env = append(cleanEnv(), "AILERON_STORE_HOME="+h.home)
+	cmd.Env = append(cmd.Env, h.env...)
+	cmd.Env = append(cmd.Env, env...)
+	cmd.Stdin = bytes.NewReader(stdin)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code := 0
+	if err != nil {
+		ee, ok := err.(*exec.ExitError)
+		if !ok {
+			h.t.Fatalf("running %v: %v", args, err)
+		}
+		code = ee.ExitCode()
+	}
+	if ctx.Err() != nil {
+		h.t.Fatalf("%v timed out\n%s", args, errb.String())
+	}
+	return result{stdout: out.String(), stderr: errb.String(), code: code}
+}
+
+// cleanEnv is the test's environment without aileron variables.
+func cleanEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if strings.HasPrefix(kv, "AILERON_") {
+			continue
+		}
+		env = append(env, kv)
+	}
+	return env
+}
+
+// ok runs and fails the test unless the exit code is 0.
+func (h *host) ok(stdin []byte, env []string, args ...string) result {
+	h.t.Helper()
+	r := h.run(stdin, env, args...)
+	if r.code != 0 {
+		h.t.Fatalf("%v: %s", args, r)
+	}
+	return r
+}
+
+// fail runs and fails the test unless the exit code is code and stderr
+// matches every pattern.
+func (h *host) fail(code int, patterns []string, stdin []byte, env []string, args ...string) result {
+	h.t.Helper()
+	r := h.run(stdin, env, args...)
+	if r.code != code {
+		h.t.Fatalf("%v: want exit %d, got %s", args, code, r)
+	}
+	for _, p := range patterns {
+		if !regexp.MustCompile(p).MatchString(r.stderr) {
+			h.t.Fatalf("%v: stderr does not match %q:\n%s", args, p, r.stderr)
+		}
+	}
+	return r
+}
+
+var aliceEnv = []string{"AILERON_VAULT_PASSPHRASE=" + alicePass}
+
+// setup creates alice (sealed), bob (no passphrase) and vault "team" with
+// alice as admin.
+func (h *host) setup() {
+	h.t.Helper()
+	h.ok(nil, aliceEnv, "identity", "new", "alice")
+	h.ok(nil, nil, "identity", "new", "bob", "--no-passphrase")
+	h.ok(nil, aliceEnv, "vault", "create", "team", "--as", "alice")
+}
+
+func (h *host) recipient(name string) string {
+	h.t.Helper()
+	return strings.TrimSpace(h.ok(nil, nil, "identity", "show", name, "--recipient").stdout)
+}
+
+func allBytes() []byte {
+	b := make([]byte, 0, 512)
+	for i := 0; i < 512; i++ {
+		b = append(b, byte(i))
+	}
+	return b
+}
+
+func TestFullScenario(t *testing.T) {
+	h := newHost(t)
+	h.setup()
+
+	// Identities.
+	r := h.ok(nil, nil, "identity", "list")
+	if !regexp.MustCompile(`(?m)^alice\s+\S+\s+true$`).MatchString(r.stdout) || !regexp.MustCompile(`(?m)^bob\s+\S+\s+false$`).MatchString(r.stdout) {
+		t.Fatalf("identity list:\n%s", r.stdout)
+	}
+	show := h.ok(nil, nil, "identity", "show", "alice").stdout
+	if !strings.Contains(show, "recipient:   aileron1") || !regexp.MustCompile(`fingerprint: [0-9a-f]{4}(-[0-9a-f]{4}){3}`).MatchString(show) {
+		t.Fatalf("identity show:\n%s", show)
+	}
+
+	// Credentials: exact bytes in and out, from stdin and from a file.
+	h.ok([]byte("ghp_token\n"), aliceEnv, "cred", "put", "team", "github-token", "--as", "alice")
+	bin := filepath.Join(t.TempDir(), "blob")
+	os.WriteFile(bin, allBytes(), 0o600)
+	h.ok(nil, aliceEnv, "cred", "put", "team", "signing-key", "--file", bin, "--as", "alice")
+	h.ok(nil, aliceEnv, "cred", "put", "team", "empty", "--as", "alice")
+	if got := h.ok(nil, aliceEnv, "cred", "get", "team", "github-token", "--as", "alice").stdout; got != "ghp_token\n" {
+		t.Fatalf("cred get = %q", got)
+	}
+	if got := h.ok(nil, aliceEnv, "cred", "get", "team", "signing-key", "--as", "alice").stdout; got != string(allBytes()) {
+		t.Fatalf("binary cred differs (%d bytes)", len(got))
+	}
+	if got := h.ok(nil, aliceEnv, "cred", "get", "team", "empty", "--as", "alice").stdout; got != "" {
+		t.Fatalf("empty cred = %q", got)
+	}
+	if got := h.ok(nil, aliceEnv, "cred", "list", "team", "--as", "alice").stdout; got != "empty\ngithub-token\nsigning-key\n" {
+		t.Fatalf("cred list = %q", got)
+	}
+	h.ok([]byte("ghp_rotated"), aliceEnv, "cred", "put", "team", "github-token", "--as", "alice")
+	h.ok(nil, aliceEnv, "cred", "rm", "team", "empty", "--as", "alice")
+	h.fail(1, []string{`credential not found`, `"team"`}, nil, aliceEnv, "cred", "get", "team", "empty", "--as", "alice")
+
+	// Bob before being granted.
+	h.fail(1, []string{`for identity "bob"`, `not a member`}, nil, nil, "cred", "get", "team", "github-token", "--as", "bob")
+
+	// Grant bob via a recipient file.
+	rf := filepath.Join(t.TempDir(), "bob.recipient")
+	os.WriteFile(rf, []byte(h.recipient("bob")+"\n"), 0o600)
+	r = h.ok(nil, aliceEnv, "vault", "grant", "team", rf, "--name", "bob", "--as", "alice")
+	if !strings.Contains(r.stdout, `granted "bob"`) {
+		t.Fatalf("grant output %q", r.stdout)
+	}
+	if got := h.ok(nil, nil, "cred", "get", "team", "github-token", "--as", "bob").stdout; got != "ghp_rotated" {
+		t.Fatalf("bob reads %q", got)
+	}
+	if got := h.ok(nil, nil, "vault", "list", "--as", "bob").stdout; got != "team\n" {
+		t.Fatalf("bob's vault list = %q", got)
+	}
+	members := h.ok(nil, aliceEnv, "vault", "members", "team", "--as", "alice").stdout
+	if !regexp.MustCompile(`(?m)^alice\s+admin\s`).MatchString(members) || !regexp.MustCompile(`(?m)^bob\s+member\s`).MatchString(members) {
+		t.Fatalf("members:\n%s", members)
+	}
+	// A member who is not an admin cannot grant.
+	h.fail(1, []string{`not an admin`, `"bob"`}, nil, nil, "vault", "grant", "team", h.recipient("alice"), "--name", "x", "--as", "bob")
+
+	// Revoke bob: the report lists what bob could read; bob is then denied.
+	r = h.ok(nil, aliceEnv, "vault", "revoke", "team", "bob", "--as", "alice")
+	if !strings.Contains(r.stdout, `revoked "bob"`) || !strings.Contains(r.stdout, "  github-token\n") || !strings.Contains(r.stdout, "  signing-key\n") {
+		t.Fatalf("revoke output:\n%s", r.stdout)
+	}
+	h.fail(1, []string{`not a member`, `"bob"`, `"team"`}, nil, nil, "cred", "get", "team", "github-token", "--as", "bob")
+	if got := h.ok(nil, aliceEnv, "cred", "get", "team", "github-token", "--as", "alice").stdout; got != "ghp_rotated" {
+		t.Fatalf("alice after revoke reads %q", got)
+	}
+
+	// Rotate, then everything is still readable.
+	h.ok(nil, aliceEnv, "vault", "rotate", "team", "--as", "alice")
+	h.ok(nil, aliceEnv, "vault", "rotate", "team", "--resume", "--as", "alice")
+	if got := h.ok(nil, aliceEnv, "cred", "get", "team", "signing-key", "--as", "alice").stdout; got != string(allBytes()) {
+		t.Fatalf("after rotate: %d bytes", len(got))
+	}
+	if got := h.ok(nil, aliceEnv, "vault", "list", "--as", "alice").stdout; got != "team\n" {
+		t.Fatalf("vault list = %q", got)
+	}
+}
+
+func TestSecretsNeverPrinted(t *testing.T) {
+	h := newHost(t)
+	h.setup()
+	const secret = "sk_live_DO_NOT_PRINT"
+	var all strings.Builder
+	rec := func(r result) { all.WriteString(r.stdout + r.stderr) }
+	rec(h.ok([]byte(secret), aliceEnv, "--log-level", "trace", "cred", "put", "team", "k", "--as", "alice"))
+	rec(h.ok(nil, aliceEnv, "--log-level", "trace", "vault", "rotate", "team", "--as", "alice"))
+	rec(h.ok(nil, aliceEnv, "--log-level", "trace", "--log-format", "json", "cred", "list", "team", "--as", "alice"))
+	rec(h.run(nil, []string{"AILERON_VAULT_PASSPHRASE=wrong-guess"}, "--log-level", "trace", "cred", "get", "team", "k", "--as", "alice"))
+	for _, s := range []string{secret, alicePass, "wrong-guess"} {
+		if strings.Contains(all.String(), s) {
+			t.Fatalf("%q appeared in the output:\n%s", s, all.String())
+		}
+	}
+}
+
+func TestWrongPassphrase(t *testing.T) {
+	h := newHost(t)
+	h.setup()
+	h.fail(1, []string{`^error: wrong passphrase for identity "alice"\n$`}, nil, []string{"AILERON_VAULT_PASSPHRASE=guess"}, "cred", "list", "team", "--as", "alice")
+	// From a passphrase file too; the file wins over the environment.
+	pf := filepath.Join(t.TempDir(), "pass")
+	os.WriteFile(pf, []byte(alicePass+"\n"), 0o600)
+	h.ok(nil, []string{"AILERON_VAULT_PASSPHRASE=guess"}, "--passphrase-file", pf, "cred", "list", "team", "--as", "alice")
+	os.WriteFile(pf, []byte("nope\n"), 0o600)
+	h.fail(1, []string{`wrong passphrase for identity "alice"`}, nil, nil, "--passphrase-file", pf, "cred", "list", "team", "--as", "alice")
+}
+
+func TestNoPassphraseNonInteractive(t *testing.T) {
+	h := newHost(t)
+	start := time.Now()
+	h.fail(1, []string{`no passphrase available for identity "alice"`, `AILERON_VAULT_PASSPHRASE`, `--passphrase-file`}, nil, nil, "identity", "new", "alice")
+	h.ok(nil, aliceEnv, "identity", "new", "alice")
+	h.fail(1, []string{`no passphrase available for identity "alice"`}, nil, nil, "vault", "create", "v", "--as", "alice")
+	if d := time.Since(start); d > 30*time.Second {
+		t.Fatalf("took %v: a missing passphrase must fail at once", d)
+	}
+}
+
+func TestNonMemberDenied(t *testing.T) {
+	h := newHost(t)
+	h.setup()
+	h.ok([]byte("v"), aliceEnv, "cred", "put", "team", "k", "--as", "alice")
+	h.ok(nil, nil, "identity", "new", "carol", "--no-passphrase")
+	for _, args := range [][]string{
+		{"cred", "get", "team", "k", "--as", "carol"},
+		{"cred", "list", "team", "--as", "carol"},
+		{"cred", "put", "team", "k", "--as", "carol"},
+		{"vault", "members", "team", "--as", "carol"},
+	} {
+		r := h.fail(1, []string{`not a member`, `"carol"`}, []byte("x"), nil, args...)
+		if r.stdout != "" {
+			t.Fatalf("%v printed %q", args, r.stdout)
+		}
+	}
+	if got := h.ok(nil, nil, "vault", "list", "--as", "carol").stdout; got != "" {
+		t.Fatalf("carol lists %q", got)
+	}
+	// The value is untouched by carol's attempt.
+	if got := h.ok(nil, aliceEnv, "cred", "get", "team", "k", "--as", "alice").stdout; got != "v" {
+		t.Fatalf("value changed: %q", got)
+	}
+}
+
+func TestRevokedMemberDenied(t *testing.T) {
+	h := newHost(t)
+	h.setup()
+	h.ok([]byte("before"), aliceEnv, "cred", "put", "team", "a", "--as", "alice")
+	h.ok(nil, aliceEnv, "vault", "grant", "team", h.recipient("bob"), "--name", "bob", "--as", "alice")
+	h.ok(nil, nil, "cred", "get", "team", "a", "--as", "bob")
+	r := h.ok(nil, aliceEnv, "vault", "revoke", "team", "bob", "--as", "alice")
+	if !strings.Contains(r.stdout, "  a\n") {
+		t.Fatalf("revoke report:\n%s", r.stdout)
+	}
+	h.ok([]byte("after"), aliceEnv, "cred", "put", "team", "b", "--as", "alice")
+	for _, c := range []string{"a", "b"} {
+		r := h.fail(1, []string{`not a member`}, nil, nil, "cred", "get", "team", c, "--as", "bob")
+		if r.stdout != "" {
+			t.Fatalf("revoked bob got %q", r.stdout)
+		}
+	}
+	h.fail(1, []string{`not a member`}, nil, nil, "cred", "list", "team", "--as", "bob")
+}
+
+// dataFiles lists the fs backend's blobs (not its lock files).
+func dataFiles(t *testing.T, dir, sub string) []string {
+	t.Helper()
+	var out []string
+	filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
+		if err == nil && fi.Mode().IsRegular() && !strings.Contains(p, "#") && strings.Contains(p, sub) {
+			out = append(out, p)
+		}
+		return nil
+	})
+	return out
+}
+
+func TestTamperedBlobReported(t *testing.T) {
+	h := newHost(t)
+	h.setup()
+	h.ok([]byte("value"), aliceEnv, "cred", "put", "team", "k", "--as", "alice")
+	recs := dataFiles(t, filepath.Join(h.home, "data"), "/r+/")
+	if len(recs) != 1 {
+		t.Fatalf("want 1 record file, got %v", recs)
+	}
+	b, _ := os.ReadFile(recs[0])
+	b[len(b)-3] ^= 0x40
+	os.WriteFile(recs[0], b, 0o600)
+	rid := filepath.Base(recs[0])
+	r := h.fail(1, []string{`^error: tampered data: `, `"fs"`}, nil, aliceEnv, "cred", "get", "team", "k", "--as", "alice")
+	if !strings.Contains(r.stderr, rid[:16]) {
+		t.Fatalf("error does not name the record %s:\n%s", rid, r.stderr)
+	}
+	if r.stdout != "" {
+		t.Fatalf("tampered read printed %q", r.stdout)
+	}
+}
+
+func TestRollbackReported(t *testing.T) {
+	h := newHost(t)
+	h.setup()
+	h.ok([]byte("v1"), aliceEnv, "cred", "put", "team", "k", "--as", "alice")
+	data := filepath.Join(h.home, "data")
+	snap := filepath.Join(t.TempDir(), "snap")
+	if out, err := exec.Command("cp", "-a", data, snap).CombinedOutput(); err != nil {
+		t.Fatalf("snapshot: %v %s", err, out)
+	}
+	h.ok(nil, aliceEnv, "vault", "rotate", "team", "--as", "alice")
+	h.ok(nil, aliceEnv, "cred", "get", "team", "k", "--as", "alice") // pins the new head
+	// The backend is rolled back to the snapshot (an old, validly signed state).
+	os.RemoveAll(data)
+	if out, err := exec.Command("cp", "-a", snap, data).CombinedOutput(); err != nil {
+		t.Fatalf("restore: %v %s", err, out)
+	}
+	h.fail(1, []string{`^error: rolled-back data: `, `"fs"`}, nil, aliceEnv, "cred", "get", "team", "k", "--as", "alice")
+}
+
+func TestBadConfigReported(t *testing.T) {
+	h := newHost(t)
+	cfg := filepath.Join(t.TempDir(), "c.yaml")
+	os.WriteFile(cfg, []byte("storage:\n  backend: fs\n  bakend: s3\n"), 0o600)
+	h.fail(1, []string{regexp.QuoteMeta(cfg) + `:3: field "storage.bakend": unknown field`}, nil, nil, "--config", cfg, "vault", "list", "--as", "x")
+	h.fail(1, []string{regexp.QuoteMeta(cfg) + `:3: field "storage.bakend"`}, nil, []string{"AILERON_STORE_CONFIG=" + cfg}, "plugin", "list")
+	// A field the plugin rejects is named by the plugin.
+	os.WriteFile(cfg, []byte("storage:\n  backend: fs\n  config:\n    path: "+filepath.Join(t.TempDir(), "d")+"\n    colour: blue\n"), 0o600)
+	h.ok(nil, nil, "identity", "new", "bob", "--no-passphrase")
+	h.fail(1, []string{`backend "fs" configuration`, `"colour"`}, nil, nil, "--config", cfg, "vault", "list", "--as", "bob")
+	// A missing plugin is named.
+	os.WriteFile(cfg, []byte("storage:\n  backend: nosuch\n"), 0o600)
+	h.fail(1, []string{`backend "nosuch"`, `aileron-store-nosuch`}, nil, nil, "--config", cfg, "vault", "list", "--as", "bob")
+	// A pin mismatch refuses to start the plugin.
+	os.WriteFile(cfg, []byte("storage:\n  sha256: "+strings.Repeat("ab", 32)+"\n"), 0o600)
+	h.fail(1, []string{`plugin pin mismatch`}, nil, nil, "--config", cfg, "vault", "list", "--as", "bob")
+	// A bad environment override is named.
+	h.fail(1, []string{`AILERON_STORE_BACKEND`}, nil, []string{"AILERON_STORE_BACKEND=Not Valid"}, "vault", "list", "--as", "bob")
+}
+
+func TestExitCodes(t *testing.T) {
+	h := newHost(t)
+	h.fail(2, []string{`unknown command "nope"`}, nil, nil, "nope")
+	h.fail(2, []string{`unknown command "nope"`}, nil, nil, "vault", "nope")
+	h.fail(2, []string{`needs a subcommand`}, nil, nil, "cred")
+	h.fail(2, []string{`needs VAULT and NAME`}, nil, nil, "cred", "get", "team")
+	h.fail(2, []string{`unknown flag: --bogus`}, nil, nil, "cred", "list", "team", "--bogus")
+	h.fail(2, []string{`--as NAME is required`}, nil, nil, "cred", "list", "team")
+	h.fail(2, []string{`identity name "a/b"`}, nil, nil, "identity", "new", "a/b")
+	h.fail(2, []string{`--log-level "loud"`}, nil, nil, "--log-level", "loud", "identity", "list")
+	h.fail(2, []string{`--name MEMBER is required`}, nil, nil, "vault", "grant", "team", "x", "--as", "a")
+	r := h.ok(nil, nil, "--help")
+	for _, c := range []string{"identity", "vault", "cred", "serve", "migrate", "plugin", "version"} {
+		if !regexp.MustCompile(`(?m)^  ` + c + `\s`).MatchString(r.stdout) {
+			t.Errorf("--help does not list %q:\n%s", c, r.stdout)
+		}
+	}
+	if !strings.Contains(h.ok(nil, nil, "vault", "grant", "--help").stdout, "Examples:") {
+		t.Error("vault grant --help has no examples")
+	}
+	if r := h.ok(nil, nil, "version"); !strings.HasPrefix(r.stdout, "aileron-store-host ") {
+		t.Errorf("version: %q", r.stdout)
+	}
+	h.fail(1, []string{`no such identity "ghost"`}, nil, nil, "cred", "list", "team", "--as", "ghost")
+	h.ok(nil, nil, "identity", "new", "bob", "--no-passphrase")
+	h.fail(1, []string{`identity "bob" already exists`}, nil, nil, "identity", "new", "bob", "--no-passphrase")
+}
+
+func TestHomeIsPrivate(t *testing.T) {
+	h := newHost(t)
+	h.ok(nil, nil, "identity", "new", "bob", "--no-passphrase")
+	for _, d := range []string{h.home, filepath.Join(h.home, "identities")} {
+		fi, err := os.Stat(d)
+		if err != nil || fi.Mode().Perm() != 0o700 {
+			t.Errorf("%s: %v %v, want 0700", d, fi.Mode(), err)
+		}
+	}
+	fi, err := os.Stat(filepath.Join(h.home, "identities", "bob.key"))
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("identity file: %v %v, want 0600", fi.Mode(), err)
+	}
+}
+
+func TestPluginListAndVerify(t *testing.T) {
+	h := newHost(t)
+	r := h.ok(nil, nil, "plugin", "list")
+	if !regexp.MustCompile(`(?m)^\*\s+fs\s+host binary \(built-in fs\)\s+\S+ __plugin-fs\s+[0-9a-f]{64}$`).MatchString(r.stdout) {
+		t.Fatalf("plugin list:\n%s", r.stdout)
+	}
+	r = h.ok(nil, nil, "plugin", "verify", "fs")
+	if !strings.HasPrefix(r.stdout, "ok    fs") || !strings.Contains(r.stdout, "handshake ok") {
+		t.Fatalf("plugin verify:\n%s", r.stdout)
+	}
+	// Pinned to the host binary's own hash: accepted.
+	sum := regexp.MustCompile(`[0-9a-f]{64}`).FindString(h.ok(nil, nil, "plugin", "list").stdout)
+	r = h.ok(nil, []string{"AILERON_STORE_SHA256=" + sum}, "plugin", "verify", "fs")
+	if !strings.Contains(r.stdout, "pin matches") {
+		t.Fatalf("pinned verify:\n%s", r.stdout)
+	}
+	h.fail(1, []string{`failed verification`}, nil, []string{"AILERON_STORE_SHA256=" + strings.Repeat("0", 64)}, "plugin", "verify", "fs")
+}
+
+func TestRunningBinaryAsPluginByHandExplains(t *testing.T) {
+	h := newHost(t)
+	r := h.run(nil, nil, "__plugin-fs")
+	if r.code != 1 || !strings.Contains(r.stderr, "not meant to be run by hand") {
+		t.Fatalf("%s", r)
+	}
+}

@@ -1,0 +1,142 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+)
+
+// rawS3 is aws-sdk-go-v2 used directly: plain GetObject, PutObject,
+// ListObjectsV2.
+type rawS3 struct {
+	c      *s3.Client
+	bucket string
+	prefix string
+}
+
+func openRawS3(ctx context.Context, cfg map[string]string) (Raw, error) {
+	if cfg["bucket"] == "" {
+		return nil, fmt.Errorf("s3 baseline: config field \"bucket\" is required")
+	}
+	region := cfg["region"]
+	if region == "" {
+		region = "us-east-1"
+	}
+	opts := []func(*config.LoadOptions) error{config.WithRegion(region)}
+	if cfg["access_key_id"] != "" {
+		opts = append(opts, config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(cfg["access_key_id"], cfg["secret_access_key"], "")))
+	}
+	awsCfg, err := config.LoadDefaultConfig(ctx, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("s3 baseline: %w", err)
+	}
+	c := s3.NewFromConfig(awsCfg, func(o *s3.Options) {
+		if ep := cfg["endpoint"]; ep != "" {
+			o.BaseEndpoint = aws.String(ep)
+		}
+		o.UsePathStyle = cfg["path_style"] == "true"
+	})
+	p := strings.TrimSuffix(cfg["prefix"], "/")
+	if p != "" {
+		p += "/"
+	}
+	return &rawS3{c: c, bucket: cfg["bucket"], prefix: p}, nil
+}
+
+func (r *rawS3) Name() string { return "aws-sdk-go-v2 S3" }
+
+func (r *rawS3) Get(ctx context.Context, key string) ([]byte, error) {
+	out, err := r.c.GetObject(ctx, &s3.GetObjectInput{Bucket: &r.bucket, Key: aws.String(r.prefix + key)})
+	if err != nil {
+		return nil, err
+	}
+	defer out.Body.Close()
+	return io.ReadAll(out.Body)
+}
+
+func (r *rawS3) Put(ctx context.Context, key string, value []byte) error {
+	_, err := r.c.PutObject(ctx, &s3.PutObjectInput{Bucket: &r.bucket, Key: aws.String(r.prefix + key), Body: bytes.NewReader(value)})
+	return err
+}
+
+func (r *rawS3) keys(ctx context.Context, prefix string) ([]string, error) {
+	var keys []string
+	p := s3.NewListObjectsV2Paginator(r.c, &s3.ListObjectsV2Input{Bucket: &r.bucket, Prefix: aws.String(r.prefix + prefix + "/")})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, o := range page.Contents {
+			keys = append(keys, strings.TrimPrefix(aws.ToString(o.Key), r.prefix))
+		}
+	}
+	return keys, nil
+}
+
+func (r *rawS3) List(ctx context.Context, prefix string) (int, error) {
+	keys, err := r.keys(ctx, prefix)
+	if err != nil {
+		return 0, err
+	}
+	return len(keys), parallel(ctx, 16, len(keys), func(ctx context.Context, i int) error {
+		_, err := r.Get(ctx, keys[i])
+		return err
+	})
+}
+
+func (r *rawS3) Cleanup(ctx context.Context, prefix string) error {
+	keys, err := r.keys(ctx, prefix)
+	if err != nil {
+		return err
+	}
+	for len(keys) > 0 {
+		n := min(len(keys), 1000)
+		objs := make([]types.ObjectIdentifier, n)
+		for i, k := range keys[:n] {
+			objs[i] = types.ObjectIdentifier{Key: aws.String(r.prefix + k)}
+		}
+		if _, err := r.c.DeleteObjects(ctx, &s3.DeleteObjectsInput{Bucket: &r.bucket, Delete: &types.Delete{Objects: objs}}); err != nil {
+			// Some S3-compatible servers lack DeleteObjects: fall back.
+			for _, k := range keys[:n] {
+				if _, err := r.c.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &r.bucket, Key: aws.String(r.prefix + k)}); err != nil {
+					return err
+				}
+			}
+		}
+		keys = keys[n:]
+	}
+	return nil
+}
+
+func (r *rawS3) Close() error { return nil }
+
+// parallel runs fn(i) for i in [0,n) from at most width goroutines and
+// returns the first error.
+func parallel(ctx context.Context, width, n int, fn func(ctx context.Context, i int) error) error {
+	var wg sync.WaitGroup
+	var once sync.Once
+	var first error
+	sem := make(chan struct{}, width)
+	for i := 0; i < n; i++ {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func(i int) {
+			defer func() { <-sem; wg.Done() }()
+			if err := fn(ctx, i); err != nil {
+				once.Do(func() { first = err })
+			}
+		}(i)
+	}
+	wg.Wait()
+	return first
+}

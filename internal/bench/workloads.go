@@ -1,0 +1,427 @@
+package bench
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"time"
+
+	"github.com/ALRubinger/aileron-store/core"
+	"github.com/ALRubinger/aileron-store/sdk"
+)
+
+// Workloads lists the workload names in the order Run runs them.
+var Workloads = []string{"get", "put", "list", "grant", "revoke"}
+
+// Params say what to run.
+type Params struct {
+	Backend     string
+	Workloads   []string // subset of Workloads; empty means all
+	N           int      // credentials in the vault
+	Concurrency int
+	Limits      Limits // per timed loop
+	ValueSize   int
+	// Progress, if set, receives a line about each phase.
+	Progress func(format string, args ...any)
+}
+
+// Env is what the workloads run against.
+type Env struct {
+	// Store is the host's path to the backend: normally the plugin Client.
+	Store sdk.Store
+	// Ping makes one empty round trip to the same plugin process (the IPC
+	// floor); nil when Store is in process.
+	Ping func(ctx context.Context) error
+	// Raw is the backend's own client, for the baselines.
+	Raw Raw
+	// StateDir holds the engine's rollback pins for the run.
+	StateDir string
+}
+
+// Result is one workload's figures. JSON field names are part of the bench
+// command's output contract.
+type Result struct {
+	Workload          string  `json:"workload"`
+	Backend           string  `json:"backend"`
+	N                 int     `json:"n"`
+	Concurrency       int     `json:"concurrency"`
+	Ops               int     `json:"ops"`
+	OpsPerSec         float64 `json:"ops_per_sec"`
+	P50us             float64 `json:"p50_us"`
+	P99us             float64 `json:"p99_us"`
+	PeakRSSBytes      int64   `json:"peak_rss_bytes"`
+	BaselineOpsPerSec float64 `json:"baseline_ops_per_sec"`
+	BaselineP50us     float64 `json:"baseline_p50_us"`
+	IPCFloorP50us     float64 `json:"ipc_floor_p50_us"`
+	RatioP50          float64 `json:"ratio_p50"`
+	RatioOps          float64 `json:"ratio_ops"`
+	// Baseline says what the baseline did.
+	Baseline string `json:"baseline"`
+	// AddedP50us is p50 minus the baseline p50 (get and put): the cost of
+	// the plugin boundary and the crypto.
+	AddedP50us float64 `json:"added_p50_us,omitempty"`
+}
+
+func us(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1e3 }
+
+func ratio(a, b float64) float64 {
+	if b == 0 {
+		return 0
+	}
+	return a / b
+}
+
+// Run runs the selected workloads and calls emit with each result.
+func Run(ctx context.Context, env Env, p Params, emit func(Result)) error {
+	if p.N < 1 {
+		p.N = 1000
+	}
+	if p.Concurrency < 1 {
+		p.Concurrency = 1
+	}
+	if p.ValueSize < 1 {
+		p.ValueSize = 1024
+	}
+	if p.Progress == nil {
+		p.Progress = func(string, ...any) {}
+	}
+	sel := p.Workloads
+	if len(sel) == 0 {
+		sel = Workloads
+	}
+	r := &runner{env: env, p: p, run: runID()}
+	defer r.close(ctx)
+	for _, w := range sel {
+		var res Result
+		var err error
+		ResetPeakRSS()
+		switch w {
+		case "get":
+			res, err = r.get(ctx)
+		case "put":
+			res, err = r.put(ctx)
+		case "list":
+			res, err = r.list(ctx)
+		case "grant":
+			res, err = r.grant(ctx)
+		case "revoke":
+			res, err = r.revoke(ctx)
+		default:
+			return fmt.Errorf("unknown workload %q (want one of %v)", w, Workloads)
+		}
+		if err != nil {
+			return fmt.Errorf("workload %s: %w", w, err)
+		}
+		res.Workload, res.Backend, res.N, res.Concurrency = w, p.Backend, p.N, p.Concurrency
+		res.PeakRSSBytes = PeakRSS()
+		emit(res)
+	}
+	return nil
+}
+
+func runID() string {
+	var b [4]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+type runner struct {
+	env   Env
+	p     Params
+	run   string
+	eng   *core.Engine
+	admin *core.Identity
+	vault *core.Vault // the main vault, N credentials
+	raw   []string    // raw baseline keys written
+}
+
+func (r *runner) close(ctx context.Context) {
+	if r.vault != nil {
+		r.vault.Lock()
+	}
+	if r.env.Raw != nil {
+		r.env.Raw.Cleanup(ctx, r.rawPrefix())
+	}
+}
+
+func (r *runner) rawPrefix() string { return "bench-raw-" + r.run }
+
+func credName(i int) string { return fmt.Sprintf("cred-%07d", i) }
+
+func (r *runner) value() []byte {
+	v := make([]byte, r.p.ValueSize)
+	rand.Read(v)
+	return v
+}
+
+// engine returns the engine and the main vault filled with N credentials.
+func (r *runner) engine(ctx context.Context) (*core.Vault, error) {
+	if r.vault != nil {
+		return r.vault, nil
+	}
+	eng, err := core.New(r.env.Store, &core.Options{StateDir: r.env.StateDir, Concurrency: r.p.Concurrency})
+	if err != nil {
+		return nil, err
+	}
+	admin, err := core.NewIdentity(core.SuiteMLKEM768X25519)
+	if err != nil {
+		return nil, err
+	}
+	v, err := eng.CreateVault(ctx, "bench-"+r.run, admin, "admin")
+	if err != nil {
+		return nil, err
+	}
+	if err := r.fill(ctx, v, r.p.N); err != nil {
+		return nil, err
+	}
+	r.eng, r.admin, r.vault = eng, admin, v
+	return v, nil
+}
+
+func (r *runner) fill(ctx context.Context, v *core.Vault, n int) error {
+	r.p.Progress("filling vault %s with %d credentials of %d bytes", v.Name(), n, r.p.ValueSize)
+	val := r.value()
+	_, err := Loop(ctx, r.p.Concurrency, Limits{Ops: n}, func(ctx context.Context, i int) error {
+		return v.Put(ctx, credName(i), val)
+	})
+	return err
+}
+
+// rawFill writes N raw blobs of the size of an encrypted record.
+func (r *runner) rawFill(ctx context.Context) error {
+	if len(r.raw) > 0 {
+		return nil
+	}
+	val := make([]byte, r.p.ValueSize+recordOverhead)
+	rand.Read(val)
+	keys := make([]string, r.p.N)
+	for i := range keys {
+		keys[i] = fmt.Sprintf("%s/%07d", r.rawPrefix(), i)
+	}
+	r.p.Progress("writing %d raw baseline blobs", r.p.N)
+	_, err := Loop(ctx, r.p.Concurrency, Limits{Ops: r.p.N}, func(ctx context.Context, i int) error {
+		return r.env.Raw.Put(ctx, keys[i], val)
+	})
+	r.raw = keys
+	return err
+}
+
+// recordOverhead approximates the bytes an encrypted record adds to a value
+// (header, name, nonce, tag), so raw blobs are the same size.
+const recordOverhead = 96
+
+func (r *runner) ipcFloor(ctx context.Context) (Sample, error) {
+	if r.env.Ping == nil {
+		return Sample{}, nil
+	}
+	return Loop(ctx, r.p.Concurrency, r.p.Limits, func(ctx context.Context, _ int) error { return r.env.Ping(ctx) })
+}
+
+func (r *runner) get(ctx context.Context) (Result, error) {
+	v, err := r.engine(ctx)
+	if err != nil {
+		return Result{}, err
+	}
+	if err := r.rawFill(ctx); err != nil {
+		return Result{}, err
+	}
+	r.p.Progress("get: timing")
+	host, err := Loop(ctx, r.p.Concurrency, r.p.Limits, func(ctx context.Context, i int) error {
+		val, err := v.Get(ctx, credName(i%r.p.N))
+		clear(val)
+		return err
+	})
+	if err != nil {
+		return Result{}, err
+	}
+	base, err := Loop(ctx, r.p.Concurrency, r.p.Limits, func(ctx context.Context, i int) error {
+		_, err := r.env.Raw.Get(ctx, r.raw[i%len(r.raw)])
+		return err
+	})
+	if err != nil {
+		return Result{}, fmt.Errorf("baseline: %w", err)
+	}
+	floor, err := r.ipcFloor(ctx)
+	if err != nil {
+		return Result{}, fmt.Errorf("ipc floor: %w", err)
+	}
+	return compare(host, base, floor, "raw "+r.env.Raw.Name()+" read of a blob of the same size"), nil
+}
+
+func (r *runner) put(ctx context.Context) (Result, error) {
+	v, err := r.engine(ctx)
+	if err != nil {
+		return Result{}, err
+	}
+	if err := r.rawFill(ctx); err != nil {
+		return Result{}, err
+	}
+	val := r.value()
+	r.p.Progress("put: timing")
+	host, err := Loop(ctx, r.p.Concurrency, r.p.Limits, func(ctx context.Context, i int) error {
+		return v.Put(ctx, credName(i%r.p.N), val)
+	})
+	if err != nil {
+		return Result{}, err
+	}
+	rawVal := make([]byte, r.p.ValueSize+recordOverhead)
+	base, err := Loop(ctx, r.p.Concurrency, r.p.Limits, func(ctx context.Context, i int) error {
+		return r.env.Raw.Put(ctx, r.raw[i%len(r.raw)], rawVal)
+	})
+	if err != nil {
+		return Result{}, fmt.Errorf("baseline: %w", err)
+	}
+	floor, err := r.ipcFloor(ctx)
+	if err != nil {
+		return Result{}, fmt.Errorf("ipc floor: %w", err)
+	}
+	return compare(host, base, floor, "raw "+r.env.Raw.Name()+" write of a blob of the same size"), nil
+}
+
+func compare(host, base, floor Sample, what string) Result {
+	res := Result{
+		Ops: host.Ops, OpsPerSec: host.OpsPerSec(), P50us: us(host.P50), P99us: us(host.P99),
+		BaselineOpsPerSec: base.OpsPerSec(), BaselineP50us: us(base.P50), IPCFloorP50us: us(floor.P50),
+		Baseline: what,
+	}
+	res.RatioP50 = ratio(res.P50us, res.BaselineP50us)
+	res.RatioOps = ratio(res.OpsPerSec, res.BaselineOpsPerSec)
+	res.AddedP50us = res.P50us - res.BaselineP50us
+	return res
+}
+
+// list times listing every credential name (the engine decrypts each record
+// to learn its name) against a raw listing of the same number of blobs with
+// their values.
+func (r *runner) list(ctx context.Context) (Result, error) {
+	v, err := r.engine(ctx)
+	if err != nil {
+		return Result{}, err
+	}
+	if err := r.rawFill(ctx); err != nil {
+		return Result{}, err
+	}
+	lim := smallLimits(r.p.Limits, 20)
+	r.p.Progress("list: timing %d listings of %d credentials", lim.Ops, r.p.N)
+	host, err := Loop(ctx, 1, lim, func(ctx context.Context, _ int) error {
+		names, err := v.List(ctx)
+		if err == nil && len(names) != r.p.N {
+			err = fmt.Errorf("listed %d credentials, want %d", len(names), r.p.N)
+		}
+		return err
+	})
+	if err != nil {
+		return Result{}, err
+	}
+	base, err := Loop(ctx, 1, lim, func(ctx context.Context, _ int) error {
+		n, err := r.env.Raw.List(ctx, r.rawPrefix())
+		if err == nil && n != r.p.N {
+			err = fmt.Errorf("raw listing found %d blobs, want %d", n, r.p.N)
+		}
+		return err
+	})
+	if err != nil {
+		return Result{}, fmt.Errorf("baseline: %w", err)
+	}
+	return compare(host, base, Sample{}, "raw "+r.env.Raw.Name()+" listing of as many blobs, with their values"), nil
+}
+
+func smallLimits(l Limits, maxOps int) Limits {
+	if l.Ops <= 0 || l.Ops > maxOps {
+		l.Ops = maxOps
+	}
+	return l
+}
+
+// grant times granting new members to the vault with N credentials against
+// granting to a vault with 10: grant must not depend on the credential count.
+func (r *runner) grant(ctx context.Context) (Result, error) {
+	v, err := r.engine(ctx)
+	if err != nil {
+		return Result{}, err
+	}
+	small, err := r.eng.CreateVault(ctx, "bench-small-"+r.run, r.admin, "admin")
+	if err != nil {
+		return Result{}, err
+	}
+	defer small.Lock()
+	if err := r.fill(ctx, small, 10); err != nil {
+		return Result{}, err
+	}
+	lim := smallLimits(r.p.Limits, 20)
+	recips := make([]*core.Recipient, 2*lim.Ops)
+	for i := range recips {
+		id, err := core.NewIdentity(core.SuiteMLKEM768X25519)
+		if err != nil {
+			return Result{}, err
+		}
+		recips[i] = id.Recipient()
+		id.Wipe()
+	}
+	r.p.Progress("grant: timing %d grants with %d and with 10 credentials", lim.Ops, r.p.N)
+	host, err := Loop(ctx, 1, lim, func(ctx context.Context, i int) error {
+		return v.Grant(ctx, recips[i], fmt.Sprintf("member-%d", i), core.RoleMember)
+	})
+	if err != nil {
+		return Result{}, err
+	}
+	base, err := Loop(ctx, 1, lim, func(ctx context.Context, i int) error {
+		return small.Grant(ctx, recips[lim.Ops+i], fmt.Sprintf("member-%d", i), core.RoleMember)
+	})
+	if err != nil {
+		return Result{}, fmt.Errorf("baseline: %w", err)
+	}
+	return compare(host, base, Sample{}, "the same grants to a vault with 10 credentials"), nil
+}
+
+// revoke times one revoke (rotate + sweep of N credentials) against a raw
+// read and write of N blobs at the same concurrency.
+func (r *runner) revoke(ctx context.Context) (Result, error) {
+	v, err := r.engine(ctx)
+	if err != nil {
+		return Result{}, err
+	}
+	if err := r.rawFill(ctx); err != nil {
+		return Result{}, err
+	}
+	bob, err := core.NewIdentity(core.SuiteMLKEM768X25519)
+	if err != nil {
+		return Result{}, err
+	}
+	defer bob.Wipe()
+	if err := v.Grant(ctx, bob.Recipient(), "bob", core.RoleMember); err != nil {
+		return Result{}, err
+	}
+	r.p.Progress("revoke: timing a revoke of %d credentials", r.p.N)
+	t0 := time.Now()
+	rep, err := v.Revoke(ctx, "bob")
+	if err != nil {
+		return Result{}, err
+	}
+	host := time.Since(t0)
+	if rep.Reencrypted != r.p.N {
+		return Result{}, fmt.Errorf("revoke re-encrypted %d credentials, want %d", rep.Reencrypted, r.p.N)
+	}
+	r.p.Progress("revoke: timing raw read+write of %d blobs", r.p.N)
+	t0 = time.Now()
+	_, err = Loop(ctx, r.p.Concurrency, Limits{Ops: len(r.raw)}, func(ctx context.Context, i int) error {
+		b, err := r.env.Raw.Get(ctx, r.raw[i])
+		if err != nil {
+			return err
+		}
+		return r.env.Raw.Put(ctx, r.raw[i], b)
+	})
+	if err != nil {
+		return Result{}, fmt.Errorf("baseline: %w", err)
+	}
+	base := time.Since(t0)
+	res := Result{
+		Ops: r.p.N, OpsPerSec: float64(r.p.N) / host.Seconds(), P50us: us(host), P99us: us(host),
+		BaselineOpsPerSec: float64(r.p.N) / base.Seconds(), BaselineP50us: us(base),
+		Baseline: "raw " + r.env.Raw.Name() + " read+write of as many blobs at the same concurrency (whole run)",
+	}
+	res.RatioP50 = ratio(res.P50us, res.BaselineP50us)
+	res.RatioOps = ratio(res.OpsPerSec, res.BaselineOpsPerSec)
+	return res, nil
+}

@@ -1,0 +1,136 @@
+package s3
+
+import (
+	"context"
+	"errors"
+	"sync"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/ALRubinger/aileron-store/sdk"
+)
+
+// maxListRequests bounds the ListObjectsV2 requests one List makes while
+// skipping objects that are not keys (tombstones, the probe, foreign
+// objects) to fill a page.
+const maxListRequests = 8
+
+// List implements sdk.Store with ListObjectsV2. With opts.WithValues it reads
+// the listed keys with up to max_concurrency concurrent GetObject requests; a
+// key deleted between the listing and its read is left out of the page, and
+// each entry's version is the one its read returned.
+func (s *Store) List(ctx context.Context, opts sdk.ListOptions) (sdk.Page, error) {
+	opts, err := sdk.ValidateListOptions(opts)
+	if err != nil {
+		return sdk.Page{}, err
+	}
+	if err := s.check(ctx); err != nil {
+		return sdk.Page{}, err
+	}
+	in := &s3.ListObjectsV2Input{
+		Bucket: aws.String(s.cfg.bucket),
+		Prefix: aws.String(s.objPrefix + opts.Prefix),
+	}
+	if sa := s.listStartAfter(opts.StartAfter); sa != "" {
+		in.StartAfter = aws.String(sa)
+	}
+	var page sdk.Page
+	for range maxListRequests {
+		in.MaxKeys = aws.Int32(int32(opts.Limit - len(page.Entries)))
+		out, err := call(ctx, s, func(ctx context.Context) (*s3.ListObjectsV2Output, error) {
+			return s.client.ListObjectsV2(ctx, in)
+		})
+		if err != nil {
+			return sdk.Page{}, s.mapErr(ctx, "list", opts.Prefix, err)
+		}
+		for _, o := range out.Contents {
+			k, ok := s.keyOf(aws.ToString(o.Key))
+			if !ok || aws.ToInt64(o.Size) < headerLen {
+				continue // not a key, or a tombstone
+			}
+			if opts.StartAfter != "" && k <= opts.StartAfter {
+				continue // see listStartAfter
+			}
+			if n := len(page.Entries); n > 0 && k <= page.Entries[n-1].Key {
+				return sdk.Page{}, sdk.Errorf(sdk.ErrUnavailable, "list of %q: %s listed key %q after %q, out of order", opts.Prefix, s.where(), k, page.Entries[n-1].Key)
+			}
+			ver, err := s.version(k, aws.ToString(o.ETag))
+			if err != nil {
+				return sdk.Page{}, err
+			}
+			page.Entries = append(page.Entries, sdk.Entry{Key: k, Version: ver})
+		}
+		page.More = aws.ToBool(out.IsTruncated)
+		if !page.More || len(page.Entries) >= opts.Limit {
+			break
+		}
+		tok := aws.ToString(out.NextContinuationToken)
+		if tok == "" {
+			break // a server that truncates without a token: let the caller continue
+		}
+		in.ContinuationToken = aws.String(tok)
+	}
+	if opts.WithValues && len(page.Entries) > 0 {
+		if page.Entries, err = s.fetchValues(ctx, page.Entries); err != nil {
+			return sdk.Page{}, err
+		}
+	}
+	return page, nil
+}
+
+// fetchValues reads every entry's value with bounded concurrency, drops the
+// entries whose key is gone, and sets each remaining entry's version to the
+// one read with its value.
+func (s *Store) fetchValues(ctx context.Context, entries []sdk.Entry) ([]sdk.Entry, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	gone := make([]bool, len(entries))
+	errs := make([]error, len(entries))
+	sem := make(chan struct{}, s.cfg.maxConcurrency)
+	var wg sync.WaitGroup
+	for i := range entries {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			v, ver, kind, err := s.get(ctx, entries[i].Key)
+			switch {
+			case errors.Is(err, sdk.ErrNotFound) || err == nil && kind == objTombstone:
+				gone[i] = true
+			case err != nil:
+				errs[i] = err
+				cancel()
+			default:
+				entries[i].Value, entries[i].Version = v, ver
+			}
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil && !errors.Is(err, context.Canceled) {
+			return nil, err
+		}
+	}
+	for _, err := range errs {
+		if err != nil {
+			return nil, err
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	out := entries[:0]
+	for i, e := range entries {
+		if !gone[i] {
+			out = append(out, e)
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,157 @@
+package s3
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/ALRubinger/aileron-store/sdk"
+)
+
+// unmatchableETag is an ETag no object has (the MD5 of our bodies is never
+// all zeros in practice, and servers compare it as an opaque string).
+const unmatchableETag = `"00000000000000000000000000000000"`
+
+// probe checks, with a probe object under the prefix, that the bucket exists,
+// the credentials may write and delete, and the server honours the
+// conditional requests compare-and-swap relies on:
+//
+//  1. PutObject If-None-Match: *   creates the probe object;
+//  2. PutObject If-None-Match: *   again must fail with 412;
+//  3. PutObject If-Match: <other>  must fail with 412;
+//  4. DeleteObject If-Match: <other> must fail with 412 and keep the object;
+//     if the server ignores it (the object is gone), conditional deletes use
+//     tombstones (conditional_delete=auto) or New fails (=native);
+//  5. DeleteObject If-Match: <other> of a missing object: 404 or 412 lets
+//     Delete use DeleteObject If-Match alone; 204 makes it write a tombstone
+//     first (see Store.Delete);
+//  6. DeleteObject removes the probe object.
+//
+// A server failing 2 or 3 would silently turn every compare-and-swap into a
+// blind overwrite, so New refuses it instead of corrupting vaults later.
+func (s *Store) probe(ctx context.Context) (err error) {
+	var r [8]byte
+	if _, err := rand.Read(r[:]); err != nil {
+		return sdk.Errorf(sdk.ErrUnavailable, "reading random bytes: %v", err)
+	}
+	name := s.objPrefix + probeName + hex.EncodeToString(r[:])
+	body, err := encodeValue(nil)
+	if err != nil {
+		return err
+	}
+	put := func(ifMatch, ifNoneMatch *string) error {
+		_, err := call(ctx, s, func(ctx context.Context) (*s3.PutObjectOutput, error) {
+			return s.client.PutObject(ctx, &s3.PutObjectInput{
+				Bucket: aws.String(s.cfg.bucket), Key: aws.String(name),
+				Body: bytes.NewReader(body), ContentLength: aws.Int64(int64(len(body))),
+				IfMatch: ifMatch, IfNoneMatch: ifNoneMatch,
+			})
+		})
+		return err
+	}
+	del := func(ifMatch *string) error {
+		_, err := call(ctx, s, func(ctx context.Context) (*s3.DeleteObjectOutput, error) {
+			return s.client.DeleteObject(ctx, &s3.DeleteObjectInput{
+				Bucket: aws.String(s.cfg.bucket), Key: aws.String(name), IfMatch: ifMatch,
+			})
+		})
+		return err
+	}
+	exists := func(name string) (bool, error) {
+		_, err := call(ctx, s, func(ctx context.Context) (*s3.HeadObjectOutput, error) {
+			return s.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(s.cfg.bucket), Key: aws.String(name)})
+		})
+		if err == nil {
+			return true, nil
+		}
+		if e := s.mapErr(ctx, "probe", name, err); errors.Is(e, sdk.ErrNotFound) {
+			return false, nil
+		}
+		return false, s.probeErr(ctx, "HeadObject", name, err)
+	}
+
+	if err := put(nil, aws.String("*")); err != nil {
+		return s.probeErr(ctx, "PutObject If-None-Match: *", name, err)
+	}
+	defer func() {
+		// Remove the probe object even when ctx has ended.
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.timeout)
+		defer cancel()
+		_, derr := s.client.DeleteObject(cctx, &s3.DeleteObjectInput{Bucket: aws.String(s.cfg.bucket), Key: aws.String(name)})
+		if derr != nil && err == nil {
+			err = s.probeErr(ctx, "DeleteObject", name, derr)
+		}
+	}()
+
+	unsupported := func(what string) error {
+		return sdk.Errorf(sdk.ErrInvalidArgument, "config field %q: the S3 server at %s does not honour %s (probe object %q in bucket %q); aileron-store needs conditional writes for compare-and-swap and refuses to run without them", "endpoint", s.where(), what, name, s.cfg.bucket)
+	}
+	if err := put(nil, aws.String("*")); err == nil {
+		return unsupported("If-None-Match: * on PutObject (an existing object was overwritten)")
+	} else if !errors.Is(s.mapErr(ctx, "probe", name, err), sdk.ErrConflict) {
+		return s.probeErr(ctx, "PutObject If-None-Match: *", name, err)
+	}
+	if err := put(aws.String(unmatchableETag), nil); err == nil {
+		return unsupported("If-Match on PutObject (a write with a wrong ETag succeeded)")
+	} else if !errors.Is(s.mapErr(ctx, "probe", name, err), sdk.ErrConflict) {
+		return s.probeErr(ctx, "PutObject If-Match", name, err)
+	}
+
+	if s.cfg.deleteMode == deleteTombstone {
+		s.delMode = delTombstone
+		return nil
+	}
+	derr := del(aws.String(unmatchableETag))
+	if derr != nil && !errors.Is(s.mapErr(ctx, "probe", name, derr), sdk.ErrConflict) && httpStatus(derr) != 501 {
+		return s.probeErr(ctx, "DeleteObject If-Match", name, derr)
+	}
+	still, err := exists(name)
+	if err != nil {
+		return err
+	}
+	if derr == nil || !still {
+		// If-Match on DeleteObject is ignored (or not implemented).
+		if s.cfg.deleteMode == deleteNative {
+			return unsupported("If-Match on DeleteObject (conditional_delete is native; set it to auto or tombstone)")
+		}
+		s.delMode = delTombstone
+		return nil
+	}
+	// If-Match on DeleteObject is honoured. Does a missing object answer
+	// 404 (or 412), or 204 like a successful delete?
+	absent := name + "-absent"
+	_, aerr := call(ctx, s, func(ctx context.Context) (*s3.DeleteObjectOutput, error) {
+		return s.client.DeleteObject(ctx, &s3.DeleteObjectInput{
+			Bucket: aws.String(s.cfg.bucket), Key: aws.String(absent), IfMatch: aws.String(unmatchableETag),
+		})
+	})
+	switch e := s.mapErr(ctx, "probe", absent, aerr); {
+	case aerr == nil:
+		s.delMode = delTombThenDelete
+	case errors.Is(e, sdk.ErrNotFound) || errors.Is(e, sdk.ErrConflict):
+		s.delMode = delIfMatch
+	default:
+		return s.probeErr(ctx, "DeleteObject If-Match of a missing object", absent, aerr)
+	}
+	return nil
+}
+
+// probeErr reports a failed probe request in terms of the configuration.
+func (s *Store) probeErr(ctx context.Context, what, name string, err error) error {
+	e := s.mapErr(ctx, "probe", name, err)
+	switch {
+	case ctx.Err() != nil:
+		return e
+	case isCode(err, "NoSuchBucket"):
+		return sdk.Errorf(sdk.ErrInvalidArgument, "config field %q: bucket %q does not exist at %s", "bucket", s.cfg.bucket, s.where())
+	case errors.Is(e, sdk.ErrPermissionDenied):
+		return fmt.Errorf("checking bucket %q at %s (%s of a probe object under prefix %q): %w", s.cfg.bucket, s.where(), what, s.cfg.prefix, e)
+	}
+	return fmt.Errorf("checking bucket %q at %s (%s of probe object %q): %w", s.cfg.bucket, s.where(), what, name, e)
+}

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Installs everything the test suite needs on a fresh machine of this kind:
+# protoc and the pinned generators, and the servers each backend's tests start
+# on loopback (PostgreSQL from Debian's packages, versitygw and
+# fake-gcs-server through the Go module proxy into .tools/bin). Idempotent.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+bash scripts/install-protoc-gen.sh
+for f in scripts/test-deps-*.sh; do
+  [ -e "$f" ] || continue
+  echo "== $f"
+  bash "$f"
+done

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# The one command that runs every test (make test; CI runs it too).
+#   1. installs what the tests need (scripts/test-deps.sh)
+#   2. checks formatting, vet and that generated code is fresh
+#   3. runs every Go test with the race detector, every backend required:
+#      a skipped test fails the run
+#   4. runs each fuzz target for a short bounded time
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+export AILERON_REQUIRE_ALL_BACKENDS=1
+export AILERON_TOOLS_BIN="$root/.tools/bin"
+start=$(date +%s)
+
+echo "== installing test dependencies"
+bash scripts/test-deps.sh
+
+echo "== gofmt, go vet"
+unformatted=$(gofmt -l $(git ls-files '*.go' | grep -v '\.pb\.go$') 2>/dev/null || true)
+if [ -n "$unformatted" ]; then
+  echo "gofmt would change:"; echo "$unformatted"; exit 1
+fi
+go vet ./...
+
+echo "== go test -race ./... (all backends required)"
+mkdir -p .cache
+set +e
+go test -race -count=1 -timeout 20m -json ./... > .cache/test.json
+status=$?
+set -e
+go run ./internal/tools/testreport -require-no-skip < .cache/test.json || status=1
+[ "$status" = 0 ] || { echo "tests failed"; exit 1; }
+
+echo "== fuzz targets (${FUZZTIME:=10s} each)"
+bash scripts/fuzz.sh "$FUZZTIME"
+
+echo "== all tests passed in $(( $(date +%s) - start ))s"

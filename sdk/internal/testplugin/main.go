@@ -1,0 +1,65 @@
+// Command testplugin is a storage plugin for the SDK's own tests: an
+// in-memory store with special keys that misbehave on purpose.
+//
+//	Get "err/<kind>"        returns an error of that kind (not-found, conflict,
+//	                        invalid-argument, unavailable, permission-denied,
+//	                        plain)
+//	Get "block/<name>"      blocks until the call's context ends, then records
+//	                        "seen/<name>" = the context error and whether
+//	                        a deadline was set, and returns the error
+//	List prefix "disorder/" returns entries out of order (a broken reply)
+//	Configure {"fail": F}   refuses the config naming field F
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/ALRubinger/aileron-store/sdk"
+	"github.com/ALRubinger/aileron-store/sdk/memstore"
+)
+
+type store struct{ *memstore.Store }
+
+var kinds = map[string]error{
+	"not-found":         sdk.ErrNotFound,
+	"conflict":          sdk.ErrConflict,
+	"invalid-argument":  sdk.ErrInvalidArgument,
+	"unavailable":       sdk.ErrUnavailable,
+	"permission-denied": sdk.ErrPermissionDenied,
+}
+
+func (s store) Get(ctx context.Context, key string) ([]byte, sdk.Version, error) {
+	if k, ok := strings.CutPrefix(key, "err/"); ok {
+		if kind, ok := kinds[k]; ok {
+			return nil, "", sdk.Errorf(kind, "test error for key %q", key)
+		}
+		return nil, "", errors.New("a plain error for key " + key)
+	}
+	if name, ok := strings.CutPrefix(key, "block/"); ok {
+		<-ctx.Done()
+		_, hasDeadline := ctx.Deadline()
+		seen := fmt.Sprintf("%v; deadline set: %v", ctx.Err(), hasDeadline)
+		s.Store.Put(context.Background(), "seen/"+name, []byte(seen), sdk.None)
+		return nil, "", ctx.Err()
+	}
+	return s.Store.Get(ctx, key)
+}
+
+func (s store) List(ctx context.Context, opts sdk.ListOptions) (sdk.Page, error) {
+	if opts.Prefix == "disorder/" {
+		return sdk.Page{Entries: []sdk.Entry{{Key: "disorder/b", Version: "1"}, {Key: "disorder/a", Version: "2"}}}, nil
+	}
+	return s.Store.List(ctx, opts)
+}
+
+func factory(_ context.Context, config map[string]string) (sdk.Store, error) {
+	if f, ok := config["fail"]; ok {
+		return nil, sdk.Errorf(sdk.ErrInvalidArgument, "config field %q: refused by the test plugin", f)
+	}
+	return store{memstore.New()}, nil
+}
+
+func main() { sdk.Serve(factory, nil) }
