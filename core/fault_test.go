@@ -56,8 +56,15 @@ type faultRun struct {
 }
 
 func TestCrashRecovery(t *testing.T) {
-	for name, f := range storeFactories {
-		t.Run(name, func(t *testing.T) { scenarioCrash(t, func() sdk.Store { return f(t) }) })
+	for _, name := range crashFactories {
+		f := storeFactories[name]
+		t.Run(name, func(t *testing.T) {
+			scenarioCrash(t, func() sdk.Store {
+				st := f(t)
+				t.Cleanup(func() { st.Close() })
+				return st
+			})
+		})
 	}
 }
 

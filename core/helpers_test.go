@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/ALRubinger/aileron-store/core/internal/wire"
+	"github.com/ALRubinger/aileron-store/internal/testenv"
+	"github.com/ALRubinger/aileron-store/plugins/fs"
 	"github.com/ALRubinger/aileron-store/sdk"
 	"github.com/ALRubinger/aileron-store/sdk/memstore"
 )
@@ -18,7 +20,27 @@ import (
 // sdk.Open, a filesystem store) is one more entry here.
 var storeFactories = map[string]func(t *testing.T) sdk.Store{
 	"mem": func(t *testing.T) sdk.Store { return memstore.New() },
+	"fs": func(t *testing.T) sdk.Store {
+		st, err := fs.Open(stateDir(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st
+	},
+	// The fs plugin binary across the gRPC boundary, as the host runs it.
+	"fs-plugin": func(t *testing.T) sdk.Store {
+		bin := testenv.Binary(t, "./plugins/fs/cmd/aileron-store-fs")
+		c, err := sdk.Open(context.Background(), bin, map[string]string{"path": stateDir(t)}, nil)
+		if err != nil {
+			t.Fatalf("starting the fs plugin: %v", err)
+		}
+		return c
+	},
 }
+
+// crashFactories are the backends of the crash test, which needs a fresh
+// store for each of its hundred-odd runs (no plugin process per run).
+var crashFactories = []string{"mem", "fs"}
 
 // overStores runs fn once per backend.
 func overStores(t *testing.T, fn func(t *testing.T, st sdk.Store)) {
