@@ -405,7 +405,7 @@ func (v *Vault) sweep(ctx context.Context, s *session, old *epochKey, readable m
 // returns the count re-encrypted (0 or 1), the record's name if it was under
 // the old key, and whether it lost a race to a writer.
 func (v *Vault) sweepOne(ctx context.Context, s *session, old *epochKey, en sdk.Entry) (int, string, bool, error) {
-	rid, ok := parseRecordKey(v.id, en.Key)
+	rid, ok := v.parseRecordKey(en.Key)
 	if !ok {
 		return 0, "", false, tamperedf(kindRecord, en.Key, "key is not a record id")
 	}
@@ -459,7 +459,7 @@ func (v *Vault) sweepOne(ctx context.Context, s *session, old *epochKey, en sdk.
 func (v *Vault) names(ctx context.Context, s *session) ([]string, error) {
 	var out []string
 	err := sdk.Walk(ctx, v.e.store, recordPrefix(v.id), true, func(en sdk.Entry) error {
-		rid, ok := parseRecordKey(v.id, en.Key)
+		rid, ok := v.parseRecordKey(en.Key)
 		if !ok {
 			return tamperedf(kindRecord, en.Key, "key is not a record id")
 		}

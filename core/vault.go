@@ -51,10 +51,11 @@ type RevokeReport struct {
 // Vault is an unlocked vault handle. It caches the current epoch key until
 // the session TTL passes or Lock is called. It is safe for concurrent use.
 type Vault struct {
-	e     *Engine
-	id    [wire.IDLen]byte
-	name  string
-	ident *Identity
+	e      *Engine
+	id     [wire.IDLen]byte
+	name   string
+	ident  *Identity
+	rprefx string // recordPrefix(id), cached for the hot paths
 
 	mu      sync.Mutex
 	s       *session
@@ -88,7 +89,7 @@ func (s *session) wipe() {
 }
 
 func (e *Engine) newVault(id [wire.IDLen]byte, name string, ident *Identity) *Vault {
-	return &Vault{e: e, id: id, name: name, ident: ident, expires: time.Now().Add(e.ttl)}
+	return &Vault{e: e, id: id, name: name, ident: ident, rprefx: recordPrefix(id), expires: time.Now().Add(e.ttl)}
 }
 
 // Name returns the vault's name.
@@ -302,7 +303,7 @@ func (v *Vault) Get(ctx context.Context, name string) ([]byte, error) {
 		return nil, err
 	}
 	rid := recordID(s.naming, name)
-	key := recordKey(v.id, rid)
+	key := v.recordKey(rid)
 	data, _, err := v.e.store.Get(ctx, key)
 	if errors.Is(err, sdk.ErrNotFound) {
 		return nil, fmt.Errorf("%w: %q in vault %q", ErrCredentialNotFound, name, v.name)
@@ -336,7 +337,7 @@ func (v *Vault) Put(ctx context.Context, name string, value []byte) error {
 		return err
 	}
 	rid := recordID(s.naming, name)
-	key := recordKey(v.id, rid)
+	key := v.recordKey(rid)
 	plain := wire.MarshalRecordPlain(name, value, time.Now().UnixNano())
 	defer clear(plain)
 	blob := sealRecord(s.cur, v.e.suite, v.id, rid, plain)
@@ -404,7 +405,7 @@ func (v *Vault) Delete(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
-	key := recordKey(v.id, recordID(s.naming, name))
+	key := v.recordKey(recordID(s.naming, name))
 	for i := 0; i < 16; i++ {
 		_, ver, err := v.e.store.Get(ctx, key)
 		if errors.Is(err, sdk.ErrNotFound) {
@@ -432,7 +433,7 @@ func (v *Vault) List(ctx context.Context) ([]string, error) {
 	}
 	var names []string
 	err = sdk.Walk(ctx, v.e.store, recordPrefix(v.id), true, func(en sdk.Entry) error {
-		rid, ok := parseRecordKey(v.id, en.Key)
+		rid, ok := v.parseRecordKey(en.Key)
 		if !ok {
 			return tamperedf(kindRecord, en.Key, "key is not a record id")
 		}
@@ -454,8 +455,15 @@ func (v *Vault) List(ctx context.Context) ([]string, error) {
 	return names, nil
 }
 
-func parseRecordKey(vault [wire.IDLen]byte, key string) (rid [wire.RecordIDLen]byte, ok bool) {
-	p := recordPrefix(vault)
+// recordKey returns the storage key of a record of this vault.
+func (v *Vault) recordKey(rid [wire.RecordIDLen]byte) string {
+	var buf [2 * wire.RecordIDLen]byte
+	hex.Encode(buf[:], rid[:])
+	return v.rprefx + string(buf[:])
+}
+
+func (v *Vault) parseRecordKey(key string) (rid [wire.RecordIDLen]byte, ok bool) {
+	p := v.rprefx
 	if len(key) != len(p)+2*wire.RecordIDLen || key[:len(p)] != p {
 		return rid, false
 	}
