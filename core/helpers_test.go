@@ -2,6 +2,7 @@ package core
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"os"
 	"strings"
@@ -36,6 +37,29 @@ var storeFactories = map[string]func(t *testing.T) sdk.Store{
 		}
 		return c
 	},
+}
+
+func init() {
+	// Any plugin binary can be put through the scenarios without code
+	// changes: AILERON_CORE_TEST_PLUGIN=<binary> and
+	// AILERON_CORE_TEST_PLUGIN_CONFIG='{"field":"value"}' (an empty backend).
+	bin := os.Getenv("AILERON_CORE_TEST_PLUGIN")
+	if bin == "" {
+		return
+	}
+	storeFactories["env-plugin"] = func(t *testing.T) sdk.Store {
+		config := map[string]string{}
+		if c := os.Getenv("AILERON_CORE_TEST_PLUGIN_CONFIG"); c != "" {
+			if err := json.Unmarshal([]byte(c), &config); err != nil {
+				t.Fatalf("AILERON_CORE_TEST_PLUGIN_CONFIG: %v", err)
+			}
+		}
+		c, err := sdk.Open(context.Background(), bin, config, nil)
+		if err != nil {
+			t.Fatalf("starting plugin %s: %v", bin, err)
+		}
+		return c
+	}
 }
 
 // crashFactories are the backends of the crash test, which needs a fresh

@@ -96,7 +96,8 @@ func scenarioLifecycle(t *testing.T, st sdk.Store) {
 	if err := vb.Rotate(ctx); !errors.Is(err, ErrNotAdmin) {
 		t.Fatalf("member rotate: %v", err)
 	}
-	if l, err := eb.ListVaults(ctx, bob); err != nil || !slices.Equal(l, []string{"prod-vault"}) {
+	// (Contains: on a shared backend other scenarios' vaults may be listed.)
+	if l, err := eb.ListVaults(ctx, bob); err != nil || !slices.Contains(l, "prod-vault") {
 		t.Fatalf("bob vaults: %v %v", l, err)
 	}
 
@@ -129,7 +130,7 @@ func scenarioLifecycle(t *testing.T, st sdk.Store) {
 	if _, err := eb.Unlock(ctx, "prod-vault", bob); !errors.Is(err, ErrNotMember) {
 		t.Fatalf("revoked unlock: %v", err)
 	}
-	if l, err := eb.ListVaults(ctx, bob); err != nil || len(l) != 0 {
+	if l, err := eb.ListVaults(ctx, bob); err != nil || slices.Contains(l, "prod-vault") {
 		t.Fatalf("revoked member lists %v %v", l, err)
 	}
 	assertOldKeysUseless(t, st, va, bobKeys, bob)
