@@ -281,3 +281,29 @@ func TestPendingRotationReadsAndWrites(t *testing.T) {
 		}
 	}
 }
+
+// TestPinSharedStateDir: an engine whose in-memory pin is older than the
+// pin file another process (sharing the state dir) wrote refuses a head
+// between the two, and never moves the file backwards.
+func TestPinSharedStateDir(t *testing.T) {
+	ctx := context.Background()
+	st := storeFactories["mem"](t)
+	dir := stateDir(t)
+	alice := testIdentity(t, "alice")
+	e1 := newEngine(t, st, &Options{StateDir: dir})
+	v1, err := e1.CreateVault(ctx, "shared-pin", alice, "alice") // e1 pins seq 0
+	must(t, err)
+	e2 := newEngine(t, st, &Options{StateDir: dir})
+	v2, err := e2.Unlock(ctx, "shared-pin", alice)
+	must(t, err)
+	must(t, v2.Rotate(ctx)) // seq 1..3; the file now pins seq 3
+	seq1 := get(t, st, logKey(v1.id, 1))
+	put(t, st, headKey(v1.id), seq1) // the backend replays seq 1 to e1
+	_, err = v1.Members(ctx)
+	wantErr(t, err, ErrRollback, "vault head", "older than the pinned seq 3")
+	pin, err := newPinStore(dir).load(v1.id, true)
+	must(t, err)
+	if pin.h.Seq != 3 {
+		t.Fatalf("pin file moved to seq %d", pin.h.Seq)
+	}
+}
