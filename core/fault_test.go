@@ -334,6 +334,13 @@ func (r *faultRun) check(ctx context.Context, label string) {
 	if _, err := mustEngine(t, r.base, r.dirs["bob"]).Unlock(ctx, faultVault, bob); !errors.Is(err, ErrNotMember) {
 		t.Fatalf("%s: revoked bob unlock: %v", label, err)
 	}
+	if r.bobVault != nil {
+		for name := range r.model {
+			if got, err := r.bobVault.Get(ctx, name); err == nil {
+				t.Fatalf("%s: revoked bob's open handle still reads %s = %q", label, name, got)
+			}
+		}
+	}
 	if len(r.bobKeys) == 0 {
 		t.Fatalf("%s: bob's keys were not captured", label)
 	}
