@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -305,5 +306,37 @@ func TestPinSharedStateDir(t *testing.T) {
 	must(t, err)
 	if pin.h.Seq != 3 {
 		t.Fatalf("pin file moved to seq %d", pin.h.Seq)
+	}
+}
+
+// TestSweepProgress: the sweep reports progress and re-encrypts every
+// record, with bounded concurrency, over more than one listing page.
+func TestSweepProgress(t *testing.T) {
+	ctx := context.Background()
+	st := storeFactories["mem"](t)
+	var last Progress
+	calls := 0
+	e := newEngine(t, st, &Options{StateDir: stateDir(t), Concurrency: 3, Progress: func(p Progress) { last = p; calls++ }})
+	v, err := e.CreateVault(ctx, "progress", testIdentity(t, "alice"), "alice")
+	must(t, err)
+	const n = 600 // more than two pages of 256
+	for i := range n {
+		must(t, v.Put(ctx, fmt.Sprintf("c%03d", i), []byte{byte(i)}))
+	}
+	must(t, v.Rotate(ctx))
+	if calls < 3 || last.Op != "sweep" || last.Vault != "progress" || last.Done != n || last.Total != n {
+		t.Fatalf("progress: %d calls, last %+v", calls, last)
+	}
+	s, _ := v.current()
+	for _, k := range keysWith(t, st, recordPrefix(v.id), "") {
+		rec, err := wire.ParseRecord(get(t, st, k))
+		must(t, err)
+		if rec.Epoch != s.head.h.Epoch {
+			t.Fatalf("record %s left at epoch %d", k, rec.Epoch)
+		}
+	}
+	got, err := v.Get(ctx, "c599")
+	if err != nil || len(got) != 1 || got[0] != byte(599%256) {
+		t.Fatalf("get after sweep: %v %v", got, err)
 	}
 }
