@@ -56,8 +56,15 @@ type faultRun struct {
 }
 
 func TestCrashRecovery(t *testing.T) {
-	for name, f := range storeFactories {
-		t.Run(name, func(t *testing.T) { scenarioCrash(t, func() sdk.Store { return f(t) }) })
+	for _, name := range crashFactories {
+		f := storeFactories[name]
+		t.Run(name, func(t *testing.T) {
+			scenarioCrash(t, func() sdk.Store {
+				st := f(t)
+				t.Cleanup(func() { st.Close() })
+				return st
+			})
+		})
 	}
 }
 
@@ -86,7 +93,7 @@ func scenarioCrash(t *testing.T, newStore func() sdk.Store) {
 func runScript(t *testing.T, base sdk.Store, k int, mode faultstore.Mode) *faultRun {
 	t.Helper()
 	r := &faultRun{t: t, base: base, fs: faultstore.New(base), model: map[string][]string{},
-		dirs: map[string]string{"alice": t.TempDir(), "bob": t.TempDir(), "carol": t.TempDir()}}
+		dirs: map[string]string{"alice": stateDir(t), "bob": stateDir(t), "carol": stateDir(t)}}
 	r.fs.Arm(k, mode)
 	if k == 0 {
 		r.fs.Disarm()
@@ -326,6 +333,13 @@ func (r *faultRun) check(ctx context.Context, label string) {
 	bob := testIdentity(t, "bob")
 	if _, err := mustEngine(t, r.base, r.dirs["bob"]).Unlock(ctx, faultVault, bob); !errors.Is(err, ErrNotMember) {
 		t.Fatalf("%s: revoked bob unlock: %v", label, err)
+	}
+	if r.bobVault != nil {
+		for name := range r.model {
+			if got, err := r.bobVault.Get(ctx, name); err == nil {
+				t.Fatalf("%s: revoked bob's open handle still reads %s = %q", label, name, got)
+			}
+		}
 	}
 	if len(r.bobKeys) == 0 {
 		t.Fatalf("%s: bob's keys were not captured", label)

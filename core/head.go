@@ -69,13 +69,44 @@ func verifyStep(key string, prev *pinned, next *wire.Head) error {
 // rollback pin (walking the head log from the pin, or from the genesis head
 // when this host has no pin), then advances the pin.
 func (e *Engine) loadHead(ctx context.Context, vault [wire.IDLen]byte) (*headState, error) {
+	// The pin is read before the head: a head committed by this host (or
+	// read by another goroutine) after this point may advance the pin, and
+	// must not make the head read below look like a rollback.
+	pin, err := e.pins.load(vault, false)
+	if err != nil {
+		return nil, err
+	}
+	hs, err := e.readHead(ctx, vault, pin)
+	if err != nil || hs.h != nil {
+		return hs, err
+	}
+	// The head changed since this engine last saw it. Another process
+	// sharing the state dir, or another goroutine, may have pinned a newer
+	// head: if the pin moved, read the head again against it.
+	fresh, err := e.pins.load(vault, true)
+	if err != nil {
+		return nil, err
+	}
+	if fresh != pin {
+		pin = fresh
+		if hs, err = e.readHead(ctx, vault, pin); err != nil || hs.h != nil {
+			return hs, err
+		}
+	}
+	return e.verifyHead(ctx, vault, pin, hs)
+}
+
+// readHead reads the head. When it is the pinned head it returns it parsed
+// (hs.h set); otherwise hs.h is nil and the caller verifies it.
+func (e *Engine) readHead(ctx context.Context, vault [wire.IDLen]byte, pin *pinned) (*headState, error) {
 	key := headKey(vault)
 	raw, ver, err := e.store.Get(ctx, key)
-	pin, perr := e.pins.load(vault)
-	if perr != nil {
-		return nil, perr
-	}
 	if errors.Is(err, sdk.ErrNotFound) {
+		if pin == nil {
+			if pin, err = e.pins.load(vault, true); err != nil {
+				return nil, err
+			}
+		}
 		if pin != nil {
 			return nil, rollbackf(kindHead, key, "is missing but this host has seen seq %d", pin.h.Seq)
 		}
@@ -88,9 +119,15 @@ func (e *Engine) loadHead(ctx context.Context, vault [wire.IDLen]byte) (*headSta
 	hs.raw, hs.hash = raw, wire.HeadHash(raw)
 	if pin != nil && pin.hash == hs.hash {
 		hs.h = pin.h
-		return hs, nil
 	}
-	if hs.h, err = parseHeadAt(key, raw, vault); err != nil {
+	return hs, nil
+}
+
+// verifyHead parses hs and verifies it against pin, then advances the pin.
+func (e *Engine) verifyHead(ctx context.Context, vault [wire.IDLen]byte, pin *pinned, hs *headState) (*headState, error) {
+	key := headKey(vault)
+	var err error
+	if hs.h, err = parseHeadAt(key, hs.raw, vault); err != nil {
 		return nil, err
 	}
 	if pin != nil {

@@ -2,12 +2,16 @@ package core
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"os"
 	"strings"
 	"sync"
 	"testing"
 
 	"github.com/ALRubinger/aileron-store/core/internal/wire"
+	"github.com/ALRubinger/aileron-store/internal/testenv"
+	"github.com/ALRubinger/aileron-store/plugins/fs"
 	"github.com/ALRubinger/aileron-store/sdk"
 	"github.com/ALRubinger/aileron-store/sdk/memstore"
 )
@@ -17,7 +21,50 @@ import (
 // sdk.Open, a filesystem store) is one more entry here.
 var storeFactories = map[string]func(t *testing.T) sdk.Store{
 	"mem": func(t *testing.T) sdk.Store { return memstore.New() },
+	"fs": func(t *testing.T) sdk.Store {
+		st, err := fs.Open(stateDir(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st
+	},
+	// The fs plugin binary across the gRPC boundary, as the host runs it.
+	"fs-plugin": func(t *testing.T) sdk.Store {
+		bin := testenv.Binary(t, "./plugins/fs/cmd/aileron-store-fs")
+		c, err := sdk.Open(context.Background(), bin, map[string]string{"path": stateDir(t)}, nil)
+		if err != nil {
+			t.Fatalf("starting the fs plugin: %v", err)
+		}
+		return c
+	},
 }
+
+func init() {
+	// Any plugin binary can be put through the scenarios without code
+	// changes: AILERON_CORE_TEST_PLUGIN=<binary> and
+	// AILERON_CORE_TEST_PLUGIN_CONFIG='{"field":"value"}' (an empty backend).
+	bin := os.Getenv("AILERON_CORE_TEST_PLUGIN")
+	if bin == "" {
+		return
+	}
+	storeFactories["env-plugin"] = func(t *testing.T) sdk.Store {
+		config := map[string]string{}
+		if c := os.Getenv("AILERON_CORE_TEST_PLUGIN_CONFIG"); c != "" {
+			if err := json.Unmarshal([]byte(c), &config); err != nil {
+				t.Fatalf("AILERON_CORE_TEST_PLUGIN_CONFIG: %v", err)
+			}
+		}
+		c, err := sdk.Open(context.Background(), bin, config, nil)
+		if err != nil {
+			t.Fatalf("starting plugin %s: %v", bin, err)
+		}
+		return c
+	}
+}
+
+// crashFactories are the backends of the crash test, which needs a fresh
+// store for each of its hundred-odd runs (no plugin process per run).
+var crashFactories = []string{"mem", "fs"}
 
 // overStores runs fn once per backend.
 func overStores(t *testing.T, fn func(t *testing.T, st sdk.Store)) {
@@ -62,7 +109,7 @@ func testIdentity(t testing.TB, who string) *Identity {
 // newEngine returns an engine with its own state dir.
 func newEngine(t testing.TB, st sdk.Store, opts *Options) *Engine {
 	t.Helper()
-	o := Options{StateDir: t.TempDir()}
+	o := Options{StateDir: stateDir(t)}
 	if opts != nil {
 		o = *opts
 	}
@@ -185,3 +232,17 @@ func assertOldKeysUseless(t testing.TB, st sdk.Store, vault *Vault, keys []*epoc
 
 func parseRecordForTest(b []byte) (*wire.Record, error) { return wire.ParseRecord(b) }
 func parseSlotForTest(b []byte) (*wire.Slot, error)     { return wire.ParseSlot(b) }
+
+// stateDir returns a temporary state directory, on tmpfs when the machine
+// has one: pins are fsynced on every head change, and the crash test makes
+// thousands of them.
+func stateDir(t testing.TB) string {
+	t.Helper()
+	if fi, err := os.Stat("/dev/shm"); err == nil && fi.IsDir() {
+		if d, err := os.MkdirTemp("/dev/shm", "aileron-core-test-"); err == nil {
+			t.Cleanup(func() { os.RemoveAll(d) })
+			return d
+		}
+	}
+	return t.TempDir()
+}

@@ -171,6 +171,7 @@ func ParseIdentity(data []byte, passphrase func() ([]byte, error)) (*Identity, e
 		defer clear(pass)
 	}
 	secret, err := f.Open(pass)
+	f.Wipe()
 	if errors.Is(err, wire.ErrPassphrase) {
 		return nil, fmt.Errorf("%w for the identity file", ErrWrongPassphrase)
 	} else if err != nil {

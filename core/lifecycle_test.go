@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -96,7 +97,8 @@ func scenarioLifecycle(t *testing.T, st sdk.Store) {
 	if err := vb.Rotate(ctx); !errors.Is(err, ErrNotAdmin) {
 		t.Fatalf("member rotate: %v", err)
 	}
-	if l, err := eb.ListVaults(ctx, bob); err != nil || !slices.Equal(l, []string{"prod-vault"}) {
+	// (Contains: on a shared backend other scenarios' vaults may be listed.)
+	if l, err := eb.ListVaults(ctx, bob); err != nil || !slices.Contains(l, "prod-vault") {
 		t.Fatalf("bob vaults: %v %v", l, err)
 	}
 
@@ -129,7 +131,7 @@ func scenarioLifecycle(t *testing.T, st sdk.Store) {
 	if _, err := eb.Unlock(ctx, "prod-vault", bob); !errors.Is(err, ErrNotMember) {
 		t.Fatalf("revoked unlock: %v", err)
 	}
-	if l, err := eb.ListVaults(ctx, bob); err != nil || len(l) != 0 {
+	if l, err := eb.ListVaults(ctx, bob); err != nil || slices.Contains(l, "prod-vault") {
 		t.Fatalf("revoked member lists %v %v", l, err)
 	}
 	assertOldKeysUseless(t, st, va, bobKeys, bob)
@@ -278,5 +280,63 @@ func TestPendingRotationReadsAndWrites(t *testing.T) {
 		if _, err := vb.Get(ctx, n); err != nil {
 			t.Fatalf("get %s after resume: %v", n, err)
 		}
+	}
+}
+
+// TestPinSharedStateDir: an engine whose in-memory pin is older than the
+// pin file another process (sharing the state dir) wrote refuses a head
+// between the two, and never moves the file backwards.
+func TestPinSharedStateDir(t *testing.T) {
+	ctx := context.Background()
+	st := storeFactories["mem"](t)
+	dir := stateDir(t)
+	alice := testIdentity(t, "alice")
+	e1 := newEngine(t, st, &Options{StateDir: dir})
+	v1, err := e1.CreateVault(ctx, "shared-pin", alice, "alice") // e1 pins seq 0
+	must(t, err)
+	e2 := newEngine(t, st, &Options{StateDir: dir})
+	v2, err := e2.Unlock(ctx, "shared-pin", alice)
+	must(t, err)
+	must(t, v2.Rotate(ctx)) // seq 1..3; the file now pins seq 3
+	seq1 := get(t, st, logKey(v1.id, 1))
+	put(t, st, headKey(v1.id), seq1) // the backend replays seq 1 to e1
+	_, err = v1.Members(ctx)
+	wantErr(t, err, ErrRollback, "vault head", "older than the pinned seq 3")
+	pin, err := newPinStore(dir).load(v1.id, true)
+	must(t, err)
+	if pin.h.Seq != 3 {
+		t.Fatalf("pin file moved to seq %d", pin.h.Seq)
+	}
+}
+
+// TestSweepProgress: the sweep reports progress and re-encrypts every
+// record, with bounded concurrency, over more than one listing page.
+func TestSweepProgress(t *testing.T) {
+	ctx := context.Background()
+	st := storeFactories["mem"](t)
+	var last Progress
+	calls := 0
+	e := newEngine(t, st, &Options{StateDir: stateDir(t), Concurrency: 3, Progress: func(p Progress) { last = p; calls++ }})
+	v, err := e.CreateVault(ctx, "progress", testIdentity(t, "alice"), "alice")
+	must(t, err)
+	const n = 600 // more than two pages of 256
+	for i := range n {
+		must(t, v.Put(ctx, fmt.Sprintf("c%03d", i), []byte{byte(i)}))
+	}
+	must(t, v.Rotate(ctx))
+	if calls < 3 || last.Op != "sweep" || last.Vault != "progress" || last.Done != n || last.Total != n {
+		t.Fatalf("progress: %d calls, last %+v", calls, last)
+	}
+	s, _ := v.current()
+	for _, k := range keysWith(t, st, recordPrefix(v.id), "") {
+		rec, err := wire.ParseRecord(get(t, st, k))
+		must(t, err)
+		if rec.Epoch != s.head.h.Epoch {
+			t.Fatalf("record %s left at epoch %d", k, rec.Epoch)
+		}
+	}
+	got, err := v.Get(ctx, "c599")
+	if err != nil || len(got) != 1 || got[0] != byte(599%256) {
+		t.Fatalf("get after sweep: %v %v", got, err)
 	}
 }

@@ -35,11 +35,13 @@ func (p *pinStore) path(v [wire.IDLen]byte) string {
 	return filepath.Join(p.dir, "pins", hex.EncodeToString(v[:]))
 }
 
-// load returns the pin of a vault, nil if none.
-func (p *pinStore) load(v [wire.IDLen]byte) (*pinned, error) {
+// load returns the pin of a vault, nil if none. With fresh set it also
+// reads the pin file, which another process sharing the state dir may have
+// advanced.
+func (p *pinStore) load(v [wire.IDLen]byte, fresh bool) (*pinned, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if pn := p.mem[v]; pn != nil {
+	if pn := p.mem[v]; pn != nil && (!fresh || p.dir == "") {
 		return pn, nil
 	}
 	if p.dir == "" {
@@ -57,6 +59,9 @@ func (p *pinStore) load(v [wire.IDLen]byte) (*pinned, error) {
 	if err != nil || pin.Vault != v {
 		return nil, fmt.Errorf("%w: %s %s: unreadable (%v); remove it only if you trust the backend", ErrTampered, kindPin, path, err)
 	}
+	if cur := p.mem[v]; cur != nil && cur.h.Seq >= pin.Seq {
+		return cur, nil
+	}
 	h, _ := wire.ParseHead(pin.Head) // checked by ParsePin
 	pn := &pinned{raw: pin.Head, h: h, hash: pin.Hash}
 	p.mem[v] = pn
@@ -72,6 +77,16 @@ func (p *pinStore) advance(pn *pinned) error {
 		return nil
 	}
 	if p.dir != "" {
+		// Another process sharing the state dir may have pinned a newer
+		// head: never move the file backwards.
+		if b, err := os.ReadFile(p.path(v)); err == nil {
+			if cur, err := wire.ParsePin(b); err == nil && cur.Vault == v && cur.Seq >= pn.h.Seq {
+				if h, err := wire.ParseHead(cur.Head); err == nil {
+					p.mem[v] = &pinned{raw: cur.Head, h: h, hash: cur.Hash}
+				}
+				return nil
+			}
+		}
 		pin := wire.Pin{Vault: v, Seq: pn.h.Seq, Hash: pn.hash, Head: pn.raw}
 		if err := writeFileAtomic(p.path(v), pin.Marshal()); err != nil {
 			return fmt.Errorf("core: writing rollback pin: %w", err)

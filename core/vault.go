@@ -51,10 +51,11 @@ type RevokeReport struct {
 // Vault is an unlocked vault handle. It caches the current epoch key until
 // the session TTL passes or Lock is called. It is safe for concurrent use.
 type Vault struct {
-	e     *Engine
-	id    [wire.IDLen]byte
-	name  string
-	ident *Identity
+	e      *Engine
+	id     [wire.IDLen]byte
+	name   string
+	ident  *Identity
+	rprefx string // recordPrefix(id), cached for the hot paths
 
 	mu      sync.Mutex
 	s       *session
@@ -88,7 +89,7 @@ func (s *session) wipe() {
 }
 
 func (e *Engine) newVault(id [wire.IDLen]byte, name string, ident *Identity) *Vault {
-	return &Vault{e: e, id: id, name: name, ident: ident, expires: time.Now().Add(e.ttl)}
+	return &Vault{e: e, id: id, name: name, ident: ident, rprefx: recordPrefix(id), expires: time.Now().Add(e.ttl)}
 }
 
 // Name returns the vault's name.
@@ -158,22 +159,35 @@ func (v *Vault) refresh(ctx context.Context, initial bool) (*session, error) {
 	if err != nil {
 		return nil, err
 	}
+	for attempt := 0; ; attempt++ {
+		s, retry, err := v.refreshOnce(ctx, old, id)
+		if retry && attempt < maxAttempts {
+			continue
+		}
+		return s, err
+	}
+}
+
+// refreshOnce is one attempt of refresh. retry reports that the slot of the
+// head just read is gone because the head moved on meanwhile (a rotation
+// completed and deleted the old slots): read it again.
+func (v *Vault) refreshOnce(ctx context.Context, old *session, id *Identity) (*session, bool, error) {
 	hs, err := v.e.loadHead(ctx, v.id)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	if old != nil && old.head.hash == hs.hash {
 		if old.head.ver != hs.ver {
 			ns := *old
 			ns.head = hs
 			v.setSession(&ns)
-			return &ns, nil
+			return &ns, false, nil
 		}
-		return old, nil
+		return old, false, nil
 	}
 	h := hs.h
 	if h.Member(id.rcpt.id) == nil {
-		return nil, fmt.Errorf("%w: vault %q (%s)", ErrNotMember, v.name, v.ID())
+		return nil, false, fmt.Errorf("%w: vault %q (%s)", ErrNotMember, v.name, v.ID())
 	}
 	ns := &session{head: hs}
 	if old != nil && old.cur.epoch == h.Epoch && old.head.h.Commitment == h.Commitment {
@@ -182,50 +196,56 @@ func (v *Vault) refresh(ctx context.Context, initial bool) (*session, error) {
 		skey := slotKey(v.id, h.Epoch, h.Commitment, id.rcpt.id)
 		data, _, err := v.e.store.Get(ctx, skey)
 		if errors.Is(err, sdk.ErrNotFound) {
-			return nil, tamperedf(kindSlot, skey, "is missing for a listed member")
+			if cur, _, gerr := v.e.store.Get(ctx, headKey(v.id)); gerr == nil && wire.HeadHash(cur) != hs.hash {
+				return nil, true, nil
+			}
+			return nil, false, tamperedf(kindSlot, skey, "is missing for a listed member")
 		}
 		if err != nil {
-			return nil, fmt.Errorf("core: reading %s %q: %w", kindSlot, skey, err)
+			return nil, false, fmt.Errorf("core: reading %s %q: %w", kindSlot, skey, err)
 		}
 		p, err := openSlot(id, skey, data, v.id, h.Epoch, h.Commitment)
 		if err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		defer p.Wipe()
 		if ns.cur, err = newEpochKey(v.id, h.Epoch, p.EpochKey); err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		if p.PrevKey != nil && h.Epoch > 0 {
 			if ns.prev, err = newEpochKey(v.id, h.Epoch-1, p.PrevKey); err != nil {
-				return nil, err
+				return nil, false, err
 			}
 		}
 		ns.naming = append([]byte(nil), p.NamingKey...)
 	}
 	meta, err := openMeta(ns.cur, v.id, h.Seq, h.Meta)
 	if err != nil {
-		return nil, tampered(kindHead, headKey(v.id), err)
+		return nil, false, tampered(kindHead, headKey(v.id), err)
 	}
 	if meta.VaultName != v.name {
-		return nil, tamperedf(kindHead, headKey(v.id), "vault is not named as the index entry says")
+		return nil, false, tamperedf(kindHead, headKey(v.id), "vault is not named as the index entry says")
 	}
 	for _, m := range h.Members {
 		if _, ok := meta.Names[m.ID]; !ok || len(meta.Names) != len(h.Members) {
-			return nil, tamperedf(kindHead, headKey(v.id), "metadata does not name every member")
+			return nil, false, tamperedf(kindHead, headKey(v.id), "metadata does not name every member")
 		}
 	}
 	ns.meta = meta
 	v.setSession(ns)
 	if _, err := v.current(); err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	return ns, nil
+	return ns, false, nil
 }
 
 // record reads, decodes and decrypts one record. It returns the plaintext
 // (caller clears), the decoded plaintext fields (aliasing it), the envelope
 // and the version.
-func (v *Vault) openAt(ctx context.Context, s *session, key string, rid [wire.RecordIDLen]byte, data []byte) (*session, []byte, *wire.RecordPlain, *wire.Record, error) {
+//
+// want, if not empty, is the name the caller derived rid from: comparing it
+// to the decrypted name spares a second HMAC on the Get path.
+func (v *Vault) openAt(ctx context.Context, s *session, key string, rid [wire.RecordIDLen]byte, data []byte, want ...string) (*session, []byte, *wire.RecordPlain, *wire.Record, error) {
 	rec, err := wire.ParseRecord(data)
 	if err != nil {
 		return s, nil, nil, nil, tampered(kindRecord, key, err)
@@ -260,7 +280,12 @@ func (v *Vault) openAt(ctx context.Context, s *session, key string, rid [wire.Re
 		clear(plain)
 		return s, nil, nil, nil, tampered(kindRecord, key, err)
 	}
-	if recordID(s.naming, string(p.Name)) != rid {
+	if len(want) == 1 {
+		if string(p.Name) != want[0] {
+			clear(plain)
+			return s, nil, nil, nil, tamperedf(kindRecord, key, "name does not match the record id")
+		}
+	} else if recordID(s.naming, string(p.Name)) != rid {
 		clear(plain)
 		return s, nil, nil, nil, tamperedf(kindRecord, key, "name does not match the record id")
 	}
@@ -286,7 +311,7 @@ func (v *Vault) Get(ctx context.Context, name string) ([]byte, error) {
 		return nil, err
 	}
 	rid := recordID(s.naming, name)
-	key := recordKey(v.id, rid)
+	key := v.recordKey(rid)
 	data, _, err := v.e.store.Get(ctx, key)
 	if errors.Is(err, sdk.ErrNotFound) {
 		return nil, fmt.Errorf("%w: %q in vault %q", ErrCredentialNotFound, name, v.name)
@@ -294,7 +319,7 @@ func (v *Vault) Get(ctx context.Context, name string) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("core: reading %s %q: %w", kindRecord, key, err)
 	}
-	_, plain, p, _, err := v.openAt(ctx, s, key, rid, data)
+	_, plain, p, _, err := v.openAt(ctx, s, key, rid, data, name)
 	if err != nil {
 		return nil, err
 	}
@@ -320,32 +345,62 @@ func (v *Vault) Put(ctx context.Context, name string, value []byte) error {
 		return err
 	}
 	rid := recordID(s.naming, name)
-	key := recordKey(v.id, rid)
+	key := v.recordKey(rid)
 	plain := wire.MarshalRecordPlain(name, value, time.Now().UnixNano())
 	defer clear(plain)
 	blob := sealRecord(s.cur, v.e.suite, v.id, rid, plain)
-	ver, err := v.e.store.Put(ctx, key, blob, sdk.None)
-	if err != nil {
+	if _, err := v.e.store.Put(ctx, key, blob, sdk.None); err != nil {
 		return fmt.Errorf("core: writing %s %q: %w", kindRecord, key, err)
 	}
-	for i := 0; i < 8; i++ {
-		used := s.cur.epoch
-		if s, err = v.refresh(ctx, false); err != nil {
+	return v.settle(ctx, s.cur.epoch, key, rid, plain)
+}
+
+// settle makes sure a record just written under epoch used does not stay
+// behind an epoch that a rotation has moved past: a writer that read the
+// head before a rotation committed, or a slow sweeper of an earlier rotation
+// acting on that write, may leave it under an old key that a sweep already
+// passed. While the head's epoch is newer than the stored record's, settle
+// re-encrypts the stored record (its own plaintext if the stored one is no
+// longer readable) with compare-and-swap.
+func (v *Vault) settle(ctx context.Context, used uint64, key string, rid [wire.RecordIDLen]byte, mine []byte) error {
+	for i := 0; i < 16; i++ {
+		s, err := v.refresh(ctx, false)
+		if err != nil {
 			return err
 		}
-		if s.cur.epoch == used {
-			return nil
+		if i == 0 && s.cur.epoch == used {
+			return nil // no rotation committed since the write: any sweep sees it
 		}
-		blob = sealRecord(s.cur, v.e.suite, v.id, rid, plain)
-		ver, err = v.e.store.Put(ctx, key, blob, sdk.IfVersion(ver))
-		if errors.Is(err, sdk.ErrConflict) || errors.Is(err, sdk.ErrNotFound) {
-			return nil // a later write or delete superseded ours
+		data, ver, err := v.e.store.Get(ctx, key)
+		if errors.Is(err, sdk.ErrNotFound) {
+			return nil // deleted after the write
 		}
 		if err != nil {
+			return fmt.Errorf("core: reading %s %q: %w", kindRecord, key, err)
+		}
+		rec, err := wire.ParseRecord(data)
+		if err != nil {
+			return tampered(kindRecord, key, err)
+		}
+		if rec.Epoch >= s.cur.epoch {
+			return nil
+		}
+		plain := mine
+		if rec.Epoch >= s.head.h.MinEpoch {
+			_, p, _, _, err := v.openAt(ctx, s, key, rid, data)
+			if err != nil {
+				return err
+			}
+			defer clear(p)
+			plain = p
+		}
+		blob := sealRecord(s.cur, rec.Suite, v.id, rid, plain)
+		_, err = v.e.store.Put(ctx, key, blob, sdk.IfVersion(ver))
+		if err != nil && !errors.Is(err, sdk.ErrConflict) && !errors.Is(err, sdk.ErrNotFound) {
 			return fmt.Errorf("core: re-encrypting %s %q: %w", kindRecord, key, err)
 		}
 	}
-	return fmt.Errorf("core: writing %s %q: the vault kept rotating", kindRecord, key)
+	return fmt.Errorf("core: writing %s %q: %w: the vault kept rotating", kindRecord, key, sdk.ErrConflict)
 }
 
 // Delete removes the credential (compare-and-swap on the version read).
@@ -358,7 +413,7 @@ func (v *Vault) Delete(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
-	key := recordKey(v.id, recordID(s.naming, name))
+	key := v.recordKey(recordID(s.naming, name))
 	for i := 0; i < 16; i++ {
 		_, ver, err := v.e.store.Get(ctx, key)
 		if errors.Is(err, sdk.ErrNotFound) {
@@ -386,7 +441,7 @@ func (v *Vault) List(ctx context.Context) ([]string, error) {
 	}
 	var names []string
 	err = sdk.Walk(ctx, v.e.store, recordPrefix(v.id), true, func(en sdk.Entry) error {
-		rid, ok := parseRecordKey(v.id, en.Key)
+		rid, ok := v.parseRecordKey(en.Key)
 		if !ok {
 			return tamperedf(kindRecord, en.Key, "key is not a record id")
 		}
@@ -408,8 +463,15 @@ func (v *Vault) List(ctx context.Context) ([]string, error) {
 	return names, nil
 }
 
-func parseRecordKey(vault [wire.IDLen]byte, key string) (rid [wire.RecordIDLen]byte, ok bool) {
-	p := recordPrefix(vault)
+// recordKey returns the storage key of a record of this vault.
+func (v *Vault) recordKey(rid [wire.RecordIDLen]byte) string {
+	var buf [2 * wire.RecordIDLen]byte
+	hex.Encode(buf[:], rid[:])
+	return v.rprefx + string(buf[:])
+}
+
+func (v *Vault) parseRecordKey(key string) (rid [wire.RecordIDLen]byte, ok bool) {
+	p := v.rprefx
 	if len(key) != len(p)+2*wire.RecordIDLen || key[:len(p)] != p {
 		return rid, false
 	}

@@ -185,3 +185,6 @@ func (f *IdentityFile) Open(passphrase []byte) ([]byte, error) {
 	}
 	return secret, nil
 }
+
+// Wipe clears the secret (plain) or sealed secret held by f.
+func (f *IdentityFile) Wipe() { clear(f.body) }
