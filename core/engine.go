@@ -63,6 +63,8 @@ type Engine struct {
 	progress    func(Progress)
 	ttl         time.Duration
 	suite       uint8
+	// now is the clock of session expiry; tests replace it.
+	now func() time.Time
 }
 
 // New returns an Engine over store.
@@ -74,7 +76,7 @@ func New(store sdk.Store, opts *Options) (*Engine, error) {
 	if opts != nil {
 		o = *opts
 	}
-	e := &Engine{store: store, pins: newPinStore(o.StateDir), log: o.Logger, concurrency: o.Concurrency,
+	e := &Engine{now: time.Now, store: store, pins: newPinStore(o.StateDir), log: o.Logger, concurrency: o.Concurrency,
 		progress: o.Progress, ttl: o.SessionTTL, suite: uint8(o.RecordSuite)}
 	if e.log == nil {
 		e.log = hclog.NewNullLogger()

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -192,11 +193,21 @@ func scenarioLifecycle(t *testing.T, st sdk.Store) {
 func TestSessionTTL(t *testing.T) {
 	ctx := context.Background()
 	st := storeFactories["mem"](t)
-	e := newEngine(t, st, &Options{SessionTTL: 50 * time.Millisecond})
+	e := newEngine(t, st, &Options{SessionTTL: time.Minute})
+	// A clock the test moves, so that a slow machine cannot expire the
+	// session before the test means it to.
+	var mu sync.Mutex
+	now := time.Now()
+	e.now = func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
 	v, err := e.CreateVault(ctx, "ttl", testIdentity(t, "alice"), "alice")
 	must(t, err)
 	must(t, v.Put(ctx, "a", []byte("b")))
-	time.Sleep(80 * time.Millisecond)
+	advance(59 * time.Second)
+	if got, err := v.Get(ctx, "a"); err != nil || string(got) != "b" {
+		t.Fatalf("before TTL: %q %v", got, err)
+	}
+	advance(2 * time.Second)
 	if _, err := v.Get(ctx, "a"); !errors.Is(err, ErrLocked) {
 		t.Fatalf("after TTL: %v", err)
 	}

@@ -89,7 +89,7 @@ func (s *session) wipe() {
 }
 
 func (e *Engine) newVault(id [wire.IDLen]byte, name string, ident *Identity) *Vault {
-	return &Vault{e: e, id: id, name: name, ident: ident, rprefx: recordPrefix(id), expires: time.Now().Add(e.ttl)}
+	return &Vault{e: e, id: id, name: name, ident: ident, rprefx: recordPrefix(id), expires: e.now().Add(e.ttl)}
 }
 
 // Name returns the vault's name.
@@ -116,7 +116,7 @@ func (v *Vault) lockLocked() {
 func (v *Vault) current() (*session, error) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	if !v.locked && time.Now().After(v.expires) {
+	if !v.locked && v.e.now().After(v.expires) {
 		v.lockLocked()
 	}
 	if v.locked || v.s == nil {
