@@ -54,7 +54,15 @@ type Stats struct {
 	HeadSeq         uint64
 	Members         int
 	Revoked         int
-	Violations      []string
+	// Violations break a final-state invariant (a wrong or lost value, a
+	// resurrected delete, a revoked member reading, a record below the
+	// minimum epoch) or the log's own consistency.
+	Violations []string
+	// FalseAlarms are operations that an honest backend answered and the
+	// core nevertheless failed with ErrTampered or ErrRollback (a race
+	// between hosts taken for an attack). They fail the run too: an
+	// operator would see "rollback detected" with nobody attacking.
+	FalseAlarms []string
 }
 
 // TotalOps is the number of operations issued (acknowledged or not).
@@ -75,6 +83,10 @@ type Model struct {
 	Guests  map[string]possible // guest name -> possible membership ("member"/absent)
 	Written map[string]bool     // every value any put may have written
 	Stats   *Stats
+}
+
+func (m *Model) alarm(format string, args ...any) {
+	m.Stats.FalseAlarms = append(m.Stats.FalseAlarms, fmt.Sprintf(format, args...))
 }
 
 func (m *Model) violate(format string, args ...any) {
@@ -161,7 +173,7 @@ func (m *Model) replayWorker(log []Entry) {
 			}
 			m.Stats.FailClasses[class]++
 			if class == "tampered" || class == "rollback" {
-				m.violate("worker %d op %d %s %q: %s on an honest backend: %s", b.Worker, seq, b.Op, b.Name, class, e.Err)
+				m.alarm("worker %d op %d %s %q: %s on an honest backend: %s", b.Worker, seq, b.Op, b.Name, class, e.Err)
 			}
 		}
 		switch b.Op {

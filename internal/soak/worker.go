@@ -161,7 +161,8 @@ func RunWorker(ctx context.Context, cfg *WorkerConfig) error {
 	}
 	defer client.Close()
 	slow := &slowStore{Store: client, delay: cfg.SlowDelay}
-	slow.started = func() { lg.Write(Entry{Op: EvSweepStarted}) }
+	var slowFired atomic.Bool
+	slow.started = func() { slowFired.Store(true); lg.Write(Entry{Op: EvSweepStarted}) }
 	opts := &core.Options{StateDir: cfg.StateDir}
 	if cfg.SlowRevokeAfter > 0 {
 		opts.Concurrency = 2
@@ -259,14 +260,20 @@ func RunWorker(ctx context.Context, cfg *WorkerConfig) error {
 		lg.Write(res)
 	}
 	slowDone := cfg.SlowRevokeAfter <= 0
+	slowTries := 0
 	for ops := 0; ops < cfg.MaxOps && time.Now().Before(deadline) && ctx.Err() == nil; ops++ {
 		if !slowDone && time.Since(start) >= cfg.SlowRevokeAfter {
-			slowDone = true
-			// Make sure a guest is a member, then revoke it slowly.
+			// Make sure a guest is a member, then revoke it slowly. A try
+			// that fails before its sweep (a killed plugin, a lost race) is
+			// repeated, a bounded number of times, until the sweep starts.
 			g := guestNames[rng.IntN(len(guestNames))]
 			if !member[g] {
 				do(OpGrant, g, "", func(ctx context.Context) (Entry, error) {
-					return Entry{}, v.Grant(ctx, guests[g], g, core.RoleMember)
+					err := v.Grant(ctx, guests[g], g, core.RoleMember)
+					if errors.Is(err, core.ErrMemberExists) {
+						return Entry{Found: true}, nil
+					}
+					return Entry{}, err
 				})
 				member[g] = true
 			}
@@ -277,6 +284,8 @@ func RunWorker(ctx context.Context, cfg *WorkerConfig) error {
 			})
 			slow.armed.Store(false)
 			member[g] = false
+			slowTries++
+			slowDone = slowFired.Load() || slowTries >= 5
 			continue
 		}
 		p := rng.IntN(100)
