@@ -8,12 +8,12 @@ import (
 	"testing"
 )
 
-// FuzzValidateKey: ValidateKey accepts exactly the documented key language
+// FuzzKeyLanguage: ValidateKey accepts exactly the documented key language
 // (1..MaxKeyLen bytes of '/'-separated segments of 1..MaxSegmentLen bytes of
 // a-z 0-9 - _ ., none "." or ".."), and refuses the rest with
 // ErrInvalidArgument; ValidatePrefix accepts every valid key and every valid
 // key followed by '/'.
-func FuzzValidateKey(f *testing.F) {
+func FuzzKeyLanguage(f *testing.F) {
 	for _, s := range []string{"a", "v/0123/r/abc", "a//b", "/a", "a/", ".", "a/../b", "A", "a b", "a\x00", strings.Repeat("a", 129), strings.Repeat("a/", 300) + "a", "é"} {
 		f.Add(s)
 	}
@@ -60,9 +60,9 @@ func documentedKey(key string) bool {
 	return true
 }
 
-// FuzzParseReattach: the reattach line (from the environment or a flag) is
+// FuzzReattachLine: the reattach line (from the environment or a flag) is
 // parsed without panicking; what it refuses wraps ErrInvalidArgument.
-func FuzzParseReattach(f *testing.F) {
+func FuzzReattachLine(f *testing.F) {
 	f.Add(`{"protocol":"grpc","protocol_version":1,"network":"unix","addr":"/tmp/plugin.sock","pid":42}`)
 	f.Add(`{"protocol":"grpc","protocol_version":1,"network":"tcp","addr":"127.0.0.1:1234","pid":1}`)
 	f.Add(`{"network":"tcp","addr":"[::1"}`)

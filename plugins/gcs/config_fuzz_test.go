@@ -8,10 +8,10 @@ import (
 	"github.com/ALRubinger/aileron-store/sdk"
 )
 
-// FuzzParseConfig: any configuration map (without credentials_file, which
+// FuzzConfigMap: any configuration map (without credentials_file, which
 // reads a file) is accepted or refused with ErrInvalidArgument naming a
 // field; it never panics.
-func FuzzParseConfig(f *testing.F) {
+func FuzzConfigMap(f *testing.F) {
 	f.Add("aileron-test", "tenant/a", "http://127.0.0.1:4443", "proj", "30s", "3", "8", "")
 	f.Add("Bad..Bucket", "/x//", "https://storage.example:443/storage/v1/", "", "0s", "-1", "65", "credentials")
 	f.Add("goog-bucket", "", "http://user:pw@127.0.0.1", "", "11m", "21", "x", "")

@@ -8,10 +8,10 @@ import (
 	"github.com/ALRubinger/aileron-store/sdk"
 )
 
-// FuzzParseConfig: any configuration map is accepted or refused with
+// FuzzConfigMap: any configuration map is accepted or refused with
 // ErrInvalidArgument naming a field, and no error ever contains the secret
 // access key. (ca_file is left out: it reads a file.)
-func FuzzParseConfig(f *testing.F) {
+func FuzzConfigMap(f *testing.F) {
 	f.Add("aileron", "", "http://127.0.0.1:9000", "us-east-1", "true", "AKIA", "s3cr3t-value", "30s", "3", "8", "auto", "")
 	f.Add("Bad_Bucket", "p/", "ftp://x", "", "maybe", "", "s3cr3t-value", "-1s", "x", "0", "never", "typo")
 	f.Add("a", "//", "http://[::1]:9000/path?q", "r", "false", "k", "", "1h", "100", "1000", "always", "")

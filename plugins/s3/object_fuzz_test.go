@@ -5,10 +5,10 @@ import (
 	"testing"
 )
 
-// FuzzDecode: any object body (written by another program, or a bucket
+// FuzzObjectBody: any object body (written by another program, or a bucket
 // that lies) decodes as a value, a tombstone or corrupt, never panics, and
 // encodeValue/decode round-trips.
-func FuzzDecode(f *testing.F) {
+func FuzzObjectBody(f *testing.F) {
 	v, _ := encodeValue([]byte("value"))
 	tomb, _ := encodeTombstone()
 	f.Add(v)

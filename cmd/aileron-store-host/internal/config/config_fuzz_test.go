@@ -9,11 +9,11 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// FuzzParse: any file content either parses into a configuration whose
+// FuzzConfigFile: any file content either parses into a configuration whose
 // fields obey the documented rules, and that survives a marshal/parse round
 // trip unchanged, or is refused with an *Error naming the file. It never
-// panics. Seeds: f.Add below and testdata/fuzz/FuzzParse.
-func FuzzParse(f *testing.F) {
+// panics. Seeds: f.Add below and testdata/fuzz/FuzzConfigFile.
+func FuzzConfigFile(f *testing.F) {
 	for _, s := range []string{
 		"",
 		"# only a comment\n",
