@@ -228,15 +228,23 @@ func RunWorker(ctx context.Context, cfg *WorkerConfig) error {
 					return
 				case <-time.After(time.Until(start.Add(d))):
 				}
+				// A plugin killed a moment ago restarts on the worker's
+				// next call: wait for it, so every kill lands.
 				pid := client.PID()
+				for pid == 0 {
+					select {
+					case <-killCtx.Done():
+						return
+					case <-time.After(20 * time.Millisecond):
+					}
+					pid = client.PID()
+				}
 				err := client.Kill()
 				e := Entry{Op: EvKillPlugin, Val: fmt.Sprint(pid)}
 				if err != nil {
 					e.Err = err.Error()
 				}
-				if pid != 0 {
-					lg.Write(e)
-				}
+				lg.Write(e)
 			}
 		}()
 	}
