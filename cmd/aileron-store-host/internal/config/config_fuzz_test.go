@@ -117,7 +117,8 @@ func FuzzEnvOverrides(f *testing.F) {
 			if !errors.As(err, &ce) || ce.File != "environment" || !strings.HasPrefix(ce.Field, "AILERON_STORE_") {
 				t.Fatalf("error %v does not name the environment variable", err)
 			}
-			if optVal != "" && len(optVal) > 3 && strings.Contains(err.Error(), optVal) {
+			echoedElsewhere := strings.Contains(backend, optVal) || strings.Contains(sum, optVal) || strings.Contains(EnvOptPrefix+optKey, optVal)
+			if len(optVal) > 3 && !echoedElsewhere && strings.Contains(err.Error(), optVal) {
 				t.Fatalf("error %q echoes an option's value (it may be a secret)", err)
 			}
 			return
