@@ -424,6 +424,17 @@ func (v *Vault) sweepOne(ctx context.Context, s *session, old *epochKey, en sdk.
 			return 0, "", true, nil
 		}
 		if rec.Epoch >= s.cur.epoch {
+			// Already under this rotation's key or a later one (a writer,
+			// an earlier sweep, or a newer rotation by another admin got
+			// there). Authenticate it before leaving it (openAt re-reads
+			// the head for an epoch it does not know yet): otherwise a
+			// backend could make the sweep skip a record by lying about its
+			// epoch, and the real record would end below the minimum epoch.
+			_, plain, _, _, err := v.openAt(ctx, s, en.Key, rid, data)
+			if err != nil {
+				return 0, "", false, err
+			}
+			clear(plain)
 			return 0, "", try > 0, nil
 		}
 		_, plain, p, _, err := v.openAt(ctx, s, en.Key, rid, data)
