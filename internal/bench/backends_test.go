@@ -68,7 +68,10 @@ func TestBenchCommandAllBackends(t *testing.T) {
 			if err := os.WriteFile(cfgFile, []byte(y.String()), 0o600); err != nil {
 				t.Fatal(err)
 			}
-			cmd := exec.Command(host, append([]string{"--config", cfgFile, "--home", t.TempDir(), "bench", "--json"}, args...)...)
+			// A home that does not exist yet: the host creates it owner-only (and
+			// refuses an existing one that others can read, as t.TempDir is).
+			home := filepath.Join(t.TempDir(), "home")
+			cmd := exec.Command(host, append([]string{"--config", cfgFile, "--home", home, "bench", "--json"}, args...)...)
 			var stderr bytes.Buffer
 			cmd.Stderr = &stderr
 			start := time.Now()
