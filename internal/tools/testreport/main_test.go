@@ -42,3 +42,20 @@ func TestFailurePrintsOutput(t *testing.T) {
 		t.Errorf("report:\n%s", out.String())
 	}
 }
+
+func TestKnownGapIsNotAPass(t *testing.T) {
+	s := `{"Action":"output","Package":"p","Test":"TestC/cas/x","Output":"    run.go:34: KNOWN GAP cas/x: emulator ignores it\n"}
+{"Action":"pass","Package":"p","Test":"TestC/cas/x","Elapsed":0}
+{"Action":"output","Package":"p","Test":"TestC/cas/y","Output":"ok\n"}
+{"Action":"pass","Package":"p","Test":"TestC/cas/y","Elapsed":0}
+`
+	var out bytes.Buffer
+	if code := run(strings.NewReader(s), &out, true); code != 0 {
+		t.Errorf("exit code %d: a gap is not a failure", code)
+	}
+	for _, want := range []string{"KNOWN GAP p TestC/cas/x: cas/x: emulator ignores it", "1 known gaps", "1 passed, 0 failed, 0 skipped"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("report lacks %q:\n%s", want, out.String())
+		}
+	}
+}
