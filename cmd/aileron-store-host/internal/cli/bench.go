@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -25,6 +26,7 @@ func (a *App) benchCmd() *cobra.Command {
 		ops         int
 		valueSize   int
 		asJSON      bool
+		cpuProfile  string
 	)
 	c := &cobra.Command{
 		Use:   "bench [--workload LIST] [--n N] [--concurrency LIST] [--ops N | --duration D] [--value-size BYTES] [--json]",
@@ -50,7 +52,8 @@ the raw blobs at the end; run it against a scratch backend, not production.
 The table ends with the performance targets this run allows checking.`,
 		Example: `  aileron-store-host bench --n 1000 --ops 5000
   aileron-store-host bench --workload get --concurrency 1,8 --duration 10s --json
-  aileron-store-host --config pg.yaml bench --workload revoke --n 100000 --concurrency 8`,
+  aileron-store-host --config pg.yaml bench --workload revoke --n 100000 --concurrency 8
+  aileron-store-host bench --workload get --concurrency 8 --cpuprofile get.prof`,
 		Args: exactArgs(0, ""),
 		RunE: run(func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
@@ -78,6 +81,17 @@ The table ends with the performance targets this run allows checking.`,
 				return &backendError{backend: b.name, err: err}
 			}
 			defer raw.Close()
+			if cpuProfile != "" {
+				f, err := os.Create(cpuProfile)
+				if err != nil {
+					return fmt.Errorf("--cpuprofile: %w", err)
+				}
+				defer f.Close()
+				if err := pprof.StartCPUProfile(f); err != nil {
+					return fmt.Errorf("--cpuprofile: %w", err)
+				}
+				defer pprof.StopCPUProfile()
+			}
 			state, err := os.MkdirTemp("", "aileron-bench-state-")
 			if err != nil {
 				return err
@@ -125,6 +139,7 @@ The table ends with the performance targets this run allows checking.`,
 	f.IntVar(&ops, "ops", 2000, "operations per timed loop (0: --duration only)")
 	f.IntVar(&valueSize, "value-size", 1024, "credential value size in `BYTES`")
 	f.BoolVar(&asJSON, "json", false, "print one JSON object per workload, then one per target")
+	f.StringVar(&cpuProfile, "cpuprofile", "", "write the host process's CPU profile to `FILE` (go tool pprof FILE)")
 	return c
 }
 
