@@ -178,6 +178,27 @@ func read(p, key string) ([]byte, sdk.Version, error) {
 	return b[headerLen:], sdk.Version(hex.EncodeToString(b[len(magic):headerLen])), nil
 }
 
+// version returns the version in the header of the file at p, reading only
+// the header; a missing file is ErrNotFound.
+func version(p, key string) (sdk.Version, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
+			return "", sdk.Errorf(sdk.ErrNotFound, "key %q", key)
+		}
+		return "", fsErr(err, "reading key %q", key)
+	}
+	defer f.Close()
+	var hdr [headerLen]byte
+	if _, err := io.ReadFull(f, hdr[:]); err != nil || string(hdr[:len(magic)]) != magic {
+		if errors.Is(err, syscall.EISDIR) {
+			return "", sdk.Errorf(sdk.ErrNotFound, "key %q", key)
+		}
+		return "", sdk.Errorf(sdk.ErrUnavailable, "key %q: data file %s is corrupt (bad header)", key, p)
+	}
+	return sdk.Version(hex.EncodeToString(hdr[len(magic):])), nil
+}
+
 // Get implements sdk.Store.
 func (s *Store) Get(ctx context.Context, key string) ([]byte, sdk.Version, error) {
 	if err := sdk.ValidateKey(key); err != nil {
@@ -194,7 +215,7 @@ func check(p, key string, cond sdk.Cond) error {
 	if cond.Mode() == sdk.CondNone {
 		return nil
 	}
-	_, ver, err := read(p, key)
+	ver, err := version(p, key)
 	if err != nil && !errors.Is(err, sdk.ErrNotFound) {
 		return err
 	}
@@ -441,20 +462,14 @@ func (w *walker) walk(dir, base, namePrefix string) error {
 
 func (w *walker) entry(p, key string) error {
 	if !w.opts.WithValues {
-		// The version is in the header: read just that.
-		f, err := os.Open(p)
+		ver, err := version(p, key)
+		if errors.Is(err, sdk.ErrNotFound) {
+			return nil // deleted since the directory was read
+		}
 		if err != nil {
-			if errors.Is(err, os.ErrNotExist) {
-				return nil // deleted since the directory was read
-			}
-			return fsErr(err, "listing key %q", key)
+			return err
 		}
-		defer f.Close()
-		var hdr [headerLen]byte
-		if _, err := io.ReadFull(f, hdr[:]); err != nil || string(hdr[:len(magic)]) != magic {
-			return sdk.Errorf(sdk.ErrUnavailable, "key %q: data file %s is corrupt (bad header)", key, p)
-		}
-		w.out = append(w.out, sdk.Entry{Key: key, Version: sdk.Version(hex.EncodeToString(hdr[len(magic):]))})
+		w.out = append(w.out, sdk.Entry{Key: key, Version: ver})
 		return nil
 	}
 	v, ver, err := read(p, key)
