@@ -65,6 +65,9 @@ func (r *rawGCS) Get(ctx context.Context, key string) ([]byte, error) {
 
 func (r *rawGCS) Put(ctx context.Context, key string, value []byte) error {
 	w := r.b.Object(r.prefix + key).NewWriter(ctx)
+	// One request per object, as the plugin writes: the default resumable
+	// upload buffers 16 MiB per writer.
+	w.ChunkSize = 0
 	if _, err := w.Write(value); err != nil {
 		w.Close()
 		return err
