@@ -40,7 +40,7 @@ func (v *Vault) admin(ctx context.Context, finish bool) (*session, *Identity, er
 		if i == maxAttempts {
 			return nil, nil, fmt.Errorf("core: vault %q: %w: rotations keep starting", v.name, sdk.ErrConflict)
 		}
-		if _, err := v.resume(ctx); err != nil {
+		if _, _, err := v.resume(ctx); err != nil {
 			return nil, nil, err
 		}
 		if s, err = v.refresh(ctx, false); err != nil {
@@ -227,23 +227,24 @@ func (v *Vault) rotate(ctx context.Context, memberName string, revoke bool) (*Re
 		ns := &session{head: hs, meta: meta, cur: ek, prev: s.cur, naming: s.naming}
 		v.setSession(ns)
 		v.e.log.Debug("rotation committed", "vault", v.ID(), "epoch", epoch)
-		// The revoked member could read every credential present now
-		// (another admin may do the sweep, so do not rely on it).
-		var readable []string
-		if revoke {
-			if readable, err = v.names(ctx, ns); err != nil {
-				return nil, err
-			}
-		}
-		// (3)-(5) sweep, raise the minimum epoch, delete the old slots.
-		rep, err := v.resume(ctx)
+		// (3)-(5) sweep, raise the minimum epoch, delete the old slots. The
+		// sweep opens every record of the vault (re-encrypting the old ones,
+		// authenticating the rest) and so learns every name the revoked
+		// member could read; it may also name a credential created during
+		// the sweep, which errs on the side of rotating one secret too many.
+		rep, swept, err := v.resume(ctx)
 		if err != nil {
 			return nil, err
 		}
-		rep.Member = memberName
-		if revoke {
+		if revoke && !swept {
+			// Another admin's host did the whole sweep: read the names.
+			readable, err := v.names(ctx, ns)
+			if err != nil {
+				return nil, err
+			}
 			rep.Readable = mergeSorted(rep.Readable, readable)
 		}
+		rep.Member = memberName
 		return rep, nil
 	}
 }
@@ -254,17 +255,17 @@ func (v *Vault) Resume(ctx context.Context) error {
 	if _, _, err := v.admin(ctx, false); err != nil {
 		return err
 	}
-	_, err := v.resume(ctx)
+	_, _, err := v.resume(ctx)
 	return err
 }
 
-func (v *Vault) resume(ctx context.Context) (*RevokeReport, error) {
-	rep := &RevokeReport{}
+func (v *Vault) resume(ctx context.Context) (rep *RevokeReport, swept bool, err error) {
+	rep = &RevokeReport{}
 	readable := map[string]bool{}
 	for attempt := 0; attempt < 4*maxAttempts; attempt++ {
 		s, id, err := v.admin(ctx, false)
 		if err != nil {
-			return nil, err
+			return nil, swept, err
 		}
 		h := s.head.h
 		if h.Pending.Kind == wire.PendingNone {
@@ -272,7 +273,7 @@ func (v *Vault) resume(ctx context.Context) (*RevokeReport, error) {
 				rep.Readable = append(rep.Readable, n)
 			}
 			sort.Strings(rep.Readable)
-			return rep, nil
+			return rep, swept, nil
 		}
 		next := copyHead(h)
 		switch h.Pending.Phase {
@@ -280,19 +281,20 @@ func (v *Vault) resume(ctx context.Context) (*RevokeReport, error) {
 			// (3) sweep, then (4) raise the minimum epoch.
 			old := s.key(h.Pending.OldEpoch)
 			if old == nil {
-				return nil, tamperedf(kindSlot, slotKey(v.id, h.Epoch, h.Commitment, id.rcpt.id), "carries no key for the pending epoch %d", h.Pending.OldEpoch)
+				return nil, swept, tamperedf(kindSlot, slotKey(v.id, h.Epoch, h.Commitment, id.rcpt.id), "carries no key for the pending epoch %d", h.Pending.OldEpoch)
 			}
 			n, err := v.sweep(ctx, s, old, readable)
 			if err != nil {
-				return nil, err
+				return nil, swept, err
 			}
 			rep.Reencrypted += n
+			swept = true
 			next.MinEpoch = h.Epoch
 			next.Pending.Phase = wire.PhaseCleanup
 		case wire.PhaseCleanup:
 			// (5) delete the old slots (and garbage of lost attempts).
 			if err := v.deleteOldSlots(ctx, h); err != nil {
-				return nil, err
+				return nil, swept, err
 			}
 			next.Pending = wire.Pending{}
 		}
@@ -301,11 +303,11 @@ func (v *Vault) resume(ctx context.Context) (*RevokeReport, error) {
 			continue // another admin progressed; re-read
 		}
 		if err != nil {
-			return nil, err
+			return nil, swept, err
 		}
 		v.setSession(&session{head: hs, meta: s.meta, cur: s.cur, prev: s.prev, naming: s.naming})
 	}
-	return nil, fmt.Errorf("core: resuming rotation of vault %q: %w: too many concurrent changes", v.name, sdk.ErrConflict)
+	return nil, swept, fmt.Errorf("core: resuming rotation of vault %q: %w: too many concurrent changes", v.name, sdk.ErrConflict)
 }
 
 // deleteOldSlots removes every slot not of the head's current epoch and key,
@@ -430,12 +432,13 @@ func (v *Vault) sweepOne(ctx context.Context, s *session, old *epochKey, en sdk.
 			// the head for an epoch it does not know yet): otherwise a
 			// backend could make the sweep skip a record by lying about its
 			// epoch, and the real record would end below the minimum epoch.
-			_, plain, _, _, err := v.openAt(ctx, s, en.Key, rid, data)
+			_, plain, p, _, err := v.openAt(ctx, s, en.Key, rid, data)
 			if err != nil {
 				return 0, "", false, err
 			}
+			name := string(p.Name)
 			clear(plain)
-			return 0, "", try > 0, nil
+			return 0, name, try > 0, nil
 		}
 		_, plain, p, _, err := v.openAt(ctx, s, en.Key, rid, data)
 		if err != nil {

@@ -42,6 +42,9 @@ type Member struct {
 
 // RevokeReport tells which credentials a revoked member could read: rotate
 // them at their source, since re-encryption cannot make anyone forget.
+// Readable names every credential the sweep found (it reads each record
+// once), so it may also name one created during the sweep; a credential
+// deleted during the sweep before the sweep reached it is not named.
 type RevokeReport struct {
 	Member      string
 	Readable    []string
