@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"runtime"
+	"runtime/pprof"
 	"sync"
 	"time"
 
@@ -37,7 +39,9 @@ type ServeOptions struct {
 // a Store sees only valid keys, values, conditions and list options.
 //
 // Started by hand rather than by a host, Serve prints a short explanation and
-// exits with status 1.
+// exits with status 1. With AILERON_STORE_PLUGIN_CPUPROFILE=FILE in its
+// environment, the plugin writes its CPU profile to FILE when the host closes
+// it (for `go tool pprof`).
 func Serve(factory Factory, opts *ServeOptions) {
 	if opts == nil {
 		opts = &ServeOptions{}
@@ -56,7 +60,11 @@ func Serve(factory Factory, opts *ServeOptions) {
 		HandshakeConfig:  handshake,
 		VersionedPlugins: map[int]plugin.PluginSet{ProtocolVersion: {pluginName: &grpcPlugin{server: srv}}},
 		GRPCServer: func(o []grpc.ServerOption) *grpc.Server {
-			o = append(o, grpc.MaxRecvMsgSize(maxMessageSize), grpc.MaxSendMsgSize(maxMessageSize))
+			o = append(o, grpc.MaxRecvMsgSize(maxMessageSize), grpc.MaxSendMsgSize(maxMessageSize),
+				// Serve calls on a pool of long-lived goroutines: a fresh
+				// goroutine per call spent ~14% of a busy plugin's CPU growing
+				// its stack (profile of fs get with 8 clients).
+				grpc.NumStreamWorkers(uint32(4*runtime.GOMAXPROCS(0))))
 			return grpc.NewServer(o...)
 		},
 		Logger: logger,
@@ -71,7 +79,28 @@ func Serve(factory Factory, opts *ServeOptions) {
 		os.Exit(1)
 	}
 	go watchParent(logger)
+	if path := os.Getenv("AILERON_STORE_PLUGIN_CPUPROFILE"); path != "" {
+		// For measuring a plugin: the profile covers the plugin's life
+		// and is written when the host closes it.
+		if stop, err := startCPUProfile(path); err != nil {
+			logger.Warn("cpu profile not started", "path", path, "error", err)
+		} else {
+			defer stop()
+		}
+	}
 	plugin.Serve(cfg)
+}
+
+func startCPUProfile(path string) (func(), error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
 
 // watchParent ends the plugin when its host dies, even by SIGKILL: the host's
