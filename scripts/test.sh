@@ -4,7 +4,7 @@
 #   2. checks formatting, vet and that generated code is fresh
 #   3. runs every Go test with the race detector, every backend required:
 #      a skipped test fails the run
-#   4. runs each fuzz target for a short bounded time
+#   4. runs each fuzz target for a short bounded time (FUZZTIME, default 5s)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -31,7 +31,7 @@ set -e
 go run ./internal/tools/testreport -require-no-skip < .cache/test.json || status=1
 [ "$status" = 0 ] || { echo "tests failed"; exit 1; }
 
-echo "== fuzz targets (${FUZZTIME:=10s} each)"
+echo "== fuzz targets (${FUZZTIME:=5s} each)"
 bash scripts/fuzz.sh "$FUZZTIME"
 
 echo "== all tests passed in $(( $(date +%s) - start ))s"
