@@ -359,7 +359,10 @@ func (v *Vault) sweep(ctx context.Context, s *session, old *epochKey, readable m
 	total := 0
 	for pass := 0; pass < 4; pass++ {
 		raced := false
-		opts := sdk.ListOptions{Prefix: recordPrefix(v.id), WithValues: true, Limit: 256}
+		// The largest page the contract allows (about 1 MiB of values): a
+		// backend that pays per listing call (fs reads the whole directory)
+		// pays it 4x less often than with pages of 256.
+		opts := sdk.ListOptions{Prefix: recordPrefix(v.id), WithValues: true, Limit: sdk.MaxListLimit}
 		for {
 			page, err := v.e.store.List(ctx, opts)
 			if err != nil {

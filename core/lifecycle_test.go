@@ -330,9 +330,9 @@ func TestSweepProgress(t *testing.T) {
 	e := newEngine(t, st, &Options{StateDir: stateDir(t), Concurrency: 3, Progress: func(p Progress) { last = p; calls++ }})
 	v, err := e.CreateVault(ctx, "progress", testIdentity(t, "alice"), "alice")
 	must(t, err)
-	const n = 600 // more than two pages of 256
+	const n = 2100 // more than two pages of sdk.MaxListLimit
 	for i := range n {
-		must(t, v.Put(ctx, fmt.Sprintf("c%03d", i), []byte{byte(i)}))
+		must(t, v.Put(ctx, fmt.Sprintf("c%04d", i), []byte{byte(i)}))
 	}
 	must(t, v.Rotate(ctx))
 	if calls < 3 || last.Op != "sweep" || last.Vault != "progress" || last.Done != n || last.Total != n {
@@ -346,8 +346,8 @@ func TestSweepProgress(t *testing.T) {
 			t.Fatalf("record %s left at epoch %d", k, rec.Epoch)
 		}
 	}
-	got, err := v.Get(ctx, "c599")
-	if err != nil || len(got) != 1 || got[0] != byte(599%256) {
+	got, err := v.Get(ctx, "c2099")
+	if err != nil || len(got) != 1 || got[0] != byte(2099%256) {
 		t.Fatalf("get after sweep: %v %v", got, err)
 	}
 }
