@@ -32,9 +32,9 @@ generate:
 	bash scripts/install-protoc-gen.sh
 	$(GO) generate ./...
 
-## fuzz: every fuzz target for FUZZTIME (default 10s)
+## fuzz: every fuzz target for FUZZTIME (default 10000x executions)
 fuzz:
-	bash scripts/fuzz.sh $(or $(FUZZTIME),10s)
+	bash scripts/fuzz.sh $(or $(FUZZTIME),10000x)
 
 clean:
 	rm -rf $(BIN) .cache
