@@ -174,6 +174,11 @@ type Capabilities struct {
 	// NativeListValues reports that List with WithValues costs one round trip
 	// to the backend (PostgreSQL) rather than one read per entry.
 	NativeListValues bool
+	// AtomicGuard reports that WriteBatch checks its guard atomically with
+	// every write it applies (see Batcher). False means the guard is checked
+	// once before the writes, which leaves a window in which the guard key can
+	// move on while the writes land.
+	AtomicGuard bool
 }
 
 // CapabilityReporter is implemented by a Store that reports Capabilities. A
