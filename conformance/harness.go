@@ -20,6 +20,11 @@ type Harness struct {
 	// New returns a fresh, empty store: a new directory, database schema,
 	// bucket or key prefix. It is called once per check. The suite closes
 	// the store when the check ends, after deleting what the check wrote.
+	//
+	// The checks call the stores New, Reopen and Attach return through
+	// sdk.Checked, as sdk.Serve does for a plugin, so a store made in process
+	// need not check its arguments; Reopen, Kill and Attach receive the
+	// store as the harness made it.
 	New func(ctx context.Context) (sdk.Store, error)
 
 	// Reopen closes s (which New, Reopen or Attach returned; it may have
@@ -104,10 +109,6 @@ const (
 	needReopen need = 1 << iota
 	needKill
 )
-
-// register adds checks after those of the registry (used by files whose
-// checks depend on optional packages).
-func register(c ...Check) { registry = append(registry, c...) }
 
 // Checks returns every check of the suite, in the order they run.
 func Checks() []Check {
@@ -224,7 +225,7 @@ func runOne(parent context.Context, h *Harness, c Check) (res Result) {
 	if err != nil {
 		return Result{Name: c.Name, Status: StatusFail, Reason: fmt.Sprintf("harness New: %v", err)}
 	}
-	e := &env{ctx: ctx, h: h, s: s, name: c.Name}
+	e := &env{ctx: ctx, h: h, s: sdk.Checked(s), raw: s, name: c.Name}
 
 	type outcome struct {
 		status Status

@@ -76,6 +76,10 @@ type Client struct {
 
 var _ Store = (*Client)(nil)
 
+// checksArguments marks Client as checking its arguments before a call
+// leaves the host (see Checked).
+func (c *Client) checksArguments() {}
+
 // Open starts the plugin binary at path, checks its pin, handshakes, and
 // sends it config. Errors from the plugin's configuration wrap
 // ErrInvalidArgument and name the field at fault.
@@ -337,10 +341,7 @@ func (c *Client) Put(ctx context.Context, key string, value []byte, cond Cond) (
 
 // Delete implements Store.
 func (c *Client) Delete(ctx context.Context, key string, cond Cond) error {
-	if err := ValidateKey(key); err != nil {
-		return err
-	}
-	if err := ValidateCond(key, cond, true); err != nil {
+	if err := validateDelete(key, cond); err != nil {
 		return err
 	}
 	rpc, err := c.conn(ctx)

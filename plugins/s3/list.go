@@ -21,10 +21,6 @@ const maxListRequests = 8
 // key deleted between the listing and its read is left out of the page, and
 // each entry's version is the one its read returned.
 func (s *Store) List(ctx context.Context, opts sdk.ListOptions) (sdk.Page, error) {
-	opts, err := sdk.ValidateListOptions(opts)
-	if err != nil {
-		return sdk.Page{}, err
-	}
 	if err := s.check(ctx); err != nil {
 		return sdk.Page{}, err
 	}
@@ -72,9 +68,11 @@ func (s *Store) List(ctx context.Context, opts sdk.ListOptions) (sdk.Page, error
 		in.ContinuationToken = aws.String(tok)
 	}
 	if opts.WithValues && len(page.Entries) > 0 {
-		if page.Entries, err = s.fetchValues(ctx, page.Entries); err != nil {
+		entries, err := s.fetchValues(ctx, page.Entries)
+		if err != nil {
 			return sdk.Page{}, err
 		}
+		page.Entries = entries
 	}
 	return page, nil
 }
