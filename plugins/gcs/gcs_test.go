@@ -48,8 +48,6 @@ func TestGetPutDelete(t *testing.T) {
 	if err != nil || !bytes.Equal(got, big) || gv != vb {
 		t.Fatalf("big value round trip: len %d, version %q/%q, %v", len(got), gv, vb, err)
 	}
-	_, err = s.Put(ctx, "toobig", make([]byte, sdk.MaxValueSize+1), sdk.None)
-	wantKind(t, err, sdk.ErrInvalidArgument, "Put of a value over the maximum")
 
 	// Put must not retain the caller's slice.
 	buf := []byte("mutable")
@@ -69,27 +67,6 @@ func TestGetPutDelete(t *testing.T) {
 	if err := s.Delete(ctx, "a/b", sdk.None); err != nil {
 		t.Fatalf("Delete of a missing key: %v", err)
 	}
-}
-
-func TestInvalidArguments(t *testing.T) {
-	s, _ := newStore(t)
-	ctx := context.Background()
-	for _, k := range []string{"", "A", "a//b", "/a", "a/", "a/../b", strings.Repeat("a", 513)} {
-		_, _, err := s.Get(ctx, k)
-		wantKind(t, err, sdk.ErrInvalidArgument, fmt.Sprintf("Get(%q)", k))
-		_, err = s.Put(ctx, k, nil, sdk.None)
-		wantKind(t, err, sdk.ErrInvalidArgument, fmt.Sprintf("Put(%q)", k))
-		err = s.Delete(ctx, k, sdk.None)
-		wantKind(t, err, sdk.ErrInvalidArgument, fmt.Sprintf("Delete(%q)", k))
-	}
-	err := s.Delete(ctx, "a", sdk.IfAbsent())
-	wantKind(t, err, sdk.ErrInvalidArgument, "Delete IfAbsent")
-	_, err = s.Put(ctx, "a", nil, sdk.IfVersion(""))
-	wantKind(t, err, sdk.ErrInvalidArgument, "Put IfVersion(\"\")")
-	_, err = s.List(ctx, sdk.ListOptions{Limit: sdk.MaxListLimit + 1})
-	wantKind(t, err, sdk.ErrInvalidArgument, "List over the limit")
-	_, err = s.List(ctx, sdk.ListOptions{Prefix: "a//"})
-	wantKind(t, err, sdk.ErrInvalidArgument, "List with a bad prefix")
 }
 
 func TestPutIfAbsent(t *testing.T) {
