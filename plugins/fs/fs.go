@@ -74,16 +74,16 @@ var _ sdk.Store = (*Store)(nil)
 //
 //	path   the data directory (required); created 0700 if missing.
 func New(_ context.Context, config map[string]string) (sdk.Store, error) {
-	for k := range config {
-		if k != "path" {
-			return nil, sdk.Errorf(sdk.ErrInvalidArgument, "config field %q: unknown field (the fs backend takes only \"path\")", k)
-		}
+	r := sdk.ReadConfig(config, "path")
+	p := r.Required("path")
+	if err := r.Err(); err != nil {
+		return nil, err
 	}
-	p := config["path"]
-	if p == "" {
-		return nil, sdk.Errorf(sdk.ErrInvalidArgument, "config field \"path\": required (the data directory)")
+	st, err := Open(p)
+	if err != nil {
+		return nil, err // not a nil *Store in a non-nil sdk.Store
 	}
-	return Open(p)
+	return st, nil
 }
 
 // Open opens (creating if needed) the data directory dir.

@@ -63,7 +63,11 @@ func (m delMode) String() string {
 // ErrInvalidArgument naming "bucket", rejected credentials are
 // ErrPermissionDenied, an unreachable endpoint is ErrUnavailable naming it.
 func New(ctx context.Context, config map[string]string) (sdk.Store, error) {
-	return open(ctx, config)
+	s, err := open(ctx, config)
+	if err != nil {
+		return nil, err // not a nil *Store in a non-nil sdk.Store
+	}
+	return s, nil
 }
 
 func open(ctx context.Context, config map[string]string) (*Store, error) {
