@@ -38,10 +38,10 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"sync"
 	"syscall"
 
 	"github.com/ALRubinger/aileron-store/sdk"
+	"github.com/ALRubinger/aileron-store/sdk/filelock"
 )
 
 const (
@@ -60,12 +60,7 @@ const (
 // in-process callers with untrusted keys must go through sdk.Checked.
 type Store struct {
 	root  string
-	locks [lockStripe]stripe
-}
-
-type stripe struct {
-	mu sync.Mutex
-	f  *os.File
+	locks [lockStripe]*filelock.Lock
 }
 
 var _ sdk.Store = (*Store)(nil)
@@ -109,12 +104,12 @@ func Open(dir string) (*Store, error) {
 	}
 	s := &Store{root: abs}
 	for i := range s.locks {
-		f, err := os.OpenFile(filepath.Join(abs, lockDir, fmt.Sprintf("%02d", i)), os.O_RDWR|os.O_CREATE, 0o600)
+		l, err := filelock.Open(filepath.Join(abs, lockDir, fmt.Sprintf("%02d", i)))
 		if err != nil {
 			s.Close()
 			return nil, fsErr(err, "opening lock file in %s", abs)
 		}
-		s.locks[i].f = f
+		s.locks[i] = l
 	}
 	return s, nil
 }
@@ -149,21 +144,15 @@ func (s *Store) pathOf(key string) string {
 	return filepath.Join(s.root, filepath.Join(segs...))
 }
 
-func (s *Store) lock(key string) func() {
+// lock takes the lock stripe of key, waiting at most until ctx ends.
+func (s *Store) lock(ctx context.Context, key string) (func(), error) {
 	h := fnv.New32a()
 	h.Write([]byte(key))
-	st := &s.locks[h.Sum32()%lockStripe]
-	st.mu.Lock()
-	for {
-		err := syscall.Flock(int(st.f.Fd()), syscall.LOCK_EX)
-		if err != syscall.EINTR {
-			break
-		}
+	unlock, err := s.locks[h.Sum32()%lockStripe].Lock(ctx)
+	if err != nil {
+		return nil, fsErr(err, "locking key %q", key)
 	}
-	return func() {
-		syscall.Flock(int(st.f.Fd()), syscall.LOCK_UN)
-		st.mu.Unlock()
-	}
+	return unlock, nil
 }
 
 // read returns the value and version in the file at p.
@@ -232,7 +221,10 @@ func (s *Store) Put(ctx context.Context, key string, value []byte, cond sdk.Cond
 		return "", sdk.Errorf(sdk.ErrUnavailable, "random version for key %q: %v", key, err)
 	}
 	p := s.pathOf(key)
-	unlock := s.lock(key)
+	unlock, err := s.lock(ctx, key)
+	if err != nil {
+		return "", err
+	}
 	defer unlock()
 	if err := check(p, key, cond); err != nil {
 		return "", err
@@ -327,7 +319,10 @@ func (s *Store) Delete(ctx context.Context, key string, cond sdk.Cond) error {
 		return err
 	}
 	p := s.pathOf(key)
-	unlock := s.lock(key)
+	unlock, err := s.lock(ctx, key)
+	if err != nil {
+		return err
+	}
 	defer unlock()
 	if err := check(p, key, cond); err != nil {
 		return err
@@ -466,10 +461,10 @@ func (w *walker) entry(p, key string) error {
 
 // Close implements sdk.Store.
 func (s *Store) Close() error {
-	for i := range s.locks {
-		if f := s.locks[i].f; f != nil {
-			f.Close()
-			s.locks[i].f = nil
+	for i, l := range s.locks {
+		if l != nil {
+			l.Close()
+			s.locks[i] = nil
 		}
 	}
 	return nil
