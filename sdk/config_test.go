@@ -96,11 +96,17 @@ func FuzzConfigReader(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, v string) {
 		for name, read := range map[string]func(r *sdk.ConfigReader) bool{
-			"int":      func(r *sdk.ConfigReader) bool { n := r.Int("f", 5, 0, 9); return n >= 0 && n <= 9 },
-			"bool":     func(r *sdk.ConfigReader) bool { r.Bool("f", false); return true },
-			"duration": func(r *sdk.ConfigReader) bool { d := r.Duration("f", time.Second, time.Second, time.Hour); return d >= time.Second && d <= time.Hour },
-			"enum":     func(r *sdk.ConfigReader) bool { e := r.Enum("f", "a", "a", "b"); return e == "a" || e == "b" },
-			"prefix":   func(r *sdk.ConfigReader) bool { p := r.KeyPrefix("f", 64); return p == "" || sdk.ValidateKey(p) == nil && len(p) <= 64 },
+			"int":  func(r *sdk.ConfigReader) bool { n := r.Int("f", 5, 0, 9); return n >= 0 && n <= 9 },
+			"bool": func(r *sdk.ConfigReader) bool { r.Bool("f", false); return true },
+			"duration": func(r *sdk.ConfigReader) bool {
+				d := r.Duration("f", time.Second, time.Second, time.Hour)
+				return d >= time.Second && d <= time.Hour
+			},
+			"enum": func(r *sdk.ConfigReader) bool { e := r.Enum("f", "a", "a", "b"); return e == "a" || e == "b" },
+			"prefix": func(r *sdk.ConfigReader) bool {
+				p := r.KeyPrefix("f", 64)
+				return p == "" || sdk.ValidateKey(p) == nil && len(p) <= 64
+			},
 			"required": func(r *sdk.ConfigReader) bool { return r.Required("f") == v },
 		} {
 			r := sdk.ReadConfig(map[string]string{"f": v}, "f")

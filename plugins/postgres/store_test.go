@@ -235,7 +235,7 @@ func listAll(t *testing.T, s sdk.Store, prefix string, limit int, withValues boo
 		if pages > 1000 {
 			t.Fatal("listing does not end")
 		}
-		p, err := s.List(ctxT(t), opts)
+		p, err := sdk.Checked(s).List(ctxT(t), opts)
 		if err != nil {
 			t.Fatalf("List(%+v): %v", opts, err)
 		}
@@ -324,7 +324,7 @@ func TestListByteOrderUnderICUCollation(t *testing.T) {
 		}
 	}
 	// StartAfter is byte-wise too, and need not exist.
-	p, err := s.List(ctx, sdk.ListOptions{StartAfter: "a_", Limit: 3})
+	p, err := sdk.Checked(s).List(ctx, sdk.ListOptions{StartAfter: "a_", Limit: 3})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -341,7 +341,7 @@ func TestListByteOrderUnderICUCollation(t *testing.T) {
 			}
 		}
 		for _, limit := range []int{1, 1000} {
-			p, err := s.List(ctx, sdk.ListOptions{StartAfter: after, Limit: limit})
+			p, err := sdk.Checked(s).List(ctx, sdk.ListOptions{StartAfter: after, Limit: limit})
 			if err != nil {
 				t.Fatalf("List after %q: %v", after, err)
 			}
@@ -357,7 +357,7 @@ func TestListByteOrderUnderICUCollation(t *testing.T) {
 			}
 		}
 	}
-	p, err = s.List(ctx, sdk.ListOptions{StartAfter: "a0a", Prefix: "a"})
+	p, err = sdk.Checked(s).List(ctx, sdk.ListOptions{StartAfter: "a0a", Prefix: "a"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -371,7 +371,7 @@ func TestListPaginationAndValues(t *testing.T) {
 	s := db.open(t, nil)
 	ctx := ctxT(t)
 
-	p, err := s.List(ctx, sdk.ListOptions{})
+	p, err := sdk.Checked(s).List(ctx, sdk.ListOptions{})
 	if err != nil || len(p.Entries) != 0 || p.More {
 		t.Fatalf("empty store: %+v, %v", p, err)
 	}
@@ -410,7 +410,7 @@ func TestListPaginationAndValues(t *testing.T) {
 	// first four only... and the fifth says no more.
 	opts := sdk.ListOptions{Prefix: "vault/", Limit: 5}
 	for i := 0; i < 5; i++ {
-		p, err := s.List(ctx, opts)
+		p, err := sdk.Checked(s).List(ctx, opts)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -420,7 +420,7 @@ func TestListPaginationAndValues(t *testing.T) {
 		opts.StartAfter = p.Entries[4].Key
 	}
 	// Default limit and whole store.
-	p, err = s.List(ctx, sdk.ListOptions{})
+	p, err = sdk.Checked(s).List(ctx, sdk.ListOptions{})
 	if err != nil || len(p.Entries) != 27 || p.More {
 		t.Fatalf("whole store: %d entries more=%v err=%v", len(p.Entries), p.More, err)
 	}
@@ -487,7 +487,7 @@ func TestCancellation(t *testing.T) {
 	if sdk.Kind(err) != context.Canceled {
 		t.Fatalf("Get with a canceled context: %v", err)
 	}
-	_, err = s.List(done, sdk.ListOptions{})
+	_, err = sdk.Checked(s).List(done, sdk.ListOptions{})
 	if sdk.Kind(err) != context.Canceled {
 		t.Fatalf("List with a canceled context: %v", err)
 	}
