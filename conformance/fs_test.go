@@ -10,6 +10,7 @@ import (
 
 	"github.com/ALRubinger/aileron-store/conformance"
 	"github.com/ALRubinger/aileron-store/internal/testenv"
+	"github.com/ALRubinger/aileron-store/plugins/fs"
 	"github.com/ALRubinger/aileron-store/sdk"
 )
 
@@ -36,6 +37,17 @@ func freshDirs(t *testing.T) func() map[string]string {
 func TestFSPlugin(t *testing.T) {
 	bin := testenv.Binary(t, fsPlugin)
 	conformance.Run(t, conformance.PluginHarness(t, bin, freshDirs(t)))
+}
+
+// TestFSInProcess runs the suite against fs.New in this process, through
+// NewFactoryHarness: Reopen and Attach make new stores over the same
+// directory.
+func TestFSInProcess(t *testing.T) {
+	fresh := freshDirs(t)
+	conformance.Run(t, conformance.NewFactoryHarness(conformance.FactoryOptions{
+		Factory: fs.New,
+		Fresh:   func(context.Context) (map[string]string, error) { return fresh(), nil },
+	}))
 }
 
 // relayEnv, when set in a test binary started as a plugin, makes it a second
