@@ -148,11 +148,7 @@ func (s *Store) pathOf(key string) string {
 func (s *Store) lock(ctx context.Context, key string) (func(), error) {
 	h := fnv.New32a()
 	h.Write([]byte(key))
-	unlock, err := s.locks[h.Sum32()%lockStripe].Lock(ctx)
-	if err != nil {
-		return nil, fsErr(err, "locking key %q", key)
-	}
-	return unlock, nil
+	return s.locks[h.Sum32()%lockStripe].Lock(ctx)
 }
 
 // read returns the value and version in the file at p.

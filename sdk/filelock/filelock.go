@@ -8,9 +8,10 @@ package filelock
 import (
 	"context"
 	"errors"
-	"fmt"
 	"os"
 	"syscall"
+
+	"github.com/ALRubinger/aileron-store/sdk"
 )
 
 // Lock is an exclusive lock on one lock file. Create it with Open.
@@ -32,8 +33,9 @@ func Open(path string) (*Lock, error) {
 }
 
 // Lock waits until it holds the lock or ctx ends, and returns the function
-// that releases it. When ctx ends first it returns ctx's error and does not
-// hold the lock.
+// that releases it (call it once). When ctx ends first it returns ctx's error
+// and does not hold the lock; a failing flock is an error wrapping
+// sdk.ErrUnavailable.
 func (l *Lock) Lock(ctx context.Context) (unlock func(), err error) {
 	select {
 	case l.sem <- struct{}{}:
@@ -62,7 +64,7 @@ func (l *Lock) Lock(ctx context.Context) (unlock func(), err error) {
 	}
 	if err != nil {
 		<-l.sem
-		return nil, fmt.Errorf("locking %s: %w", l.f.Name(), err)
+		return nil, sdk.Errorf(sdk.ErrUnavailable, "locking %s: %v", l.f.Name(), err)
 	}
 	return func() {
 		flock(fd, syscall.LOCK_UN)
