@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/ALRubinger/aileron-store/conformance"
+	"github.com/ALRubinger/aileron-store/internal/pluginproc"
 	"github.com/ALRubinger/aileron-store/internal/testenv"
 	"github.com/ALRubinger/aileron-store/plugins/fs"
 	"github.com/ALRubinger/aileron-store/sdk"
@@ -58,7 +59,7 @@ const relayEnv = "AILERON_CONFORMANCE_RELAY_TO"
 
 func relayMain() bool {
 	bin := os.Getenv(relayEnv)
-	if bin == "" || !sdk.LaunchedAsPlugin() {
+	if bin == "" || !pluginproc.LaunchedAsPlugin() {
 		return false
 	}
 	sdk.Serve(func(ctx context.Context, config map[string]string) (sdk.Store, error) {
@@ -113,7 +114,7 @@ func TestFSTwoHosts(t *testing.T) {
 			s.Close()
 			return open(ctx, bin, cfgOf(s), nil)
 		},
-		Kill: func(s sdk.Store) error { return s.(*sdk.Client).Kill() },
+		Kill: func(s sdk.Store) error { return pluginproc.Kill(s) },
 		Attach: func(ctx context.Context, s sdk.Store) (sdk.Store, error) {
 			mu.Lock()
 			n++

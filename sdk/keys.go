@@ -132,7 +132,7 @@ func ValidateListOptions(opts ListOptions) (ListOptions, error) {
 // stops at the first error fn returns (which Walk returns). It is the loop
 // every caller of List would otherwise write.
 func Walk(ctx context.Context, s Store, prefix string, withValues bool, fn func(Entry) error) error {
-	opts := ListOptions{Prefix: prefix, WithValues: withValues}
+	opts := ListOptions{Prefix: prefix, Limit: DefaultListLimit, WithValues: withValues}
 	empty := 0
 	for {
 		page, err := s.List(ctx, opts)

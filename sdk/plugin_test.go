@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ALRubinger/aileron-store/internal/pluginproc"
 	"github.com/ALRubinger/aileron-store/internal/testenv"
 	"github.com/ALRubinger/aileron-store/sdk"
 )
@@ -149,7 +150,7 @@ func TestCancellationCrossesBoundary(t *testing.T) {
 // the next call starts a new plugin process and works.
 func TestKilledPluginRestarts(t *testing.T) {
 	c := openTestPlugin(t, nil, nil)
-	pid := c.PID()
+	pid := pluginproc.PID(c)
 	if pid == 0 {
 		t.Fatal("no plugin pid")
 	}
@@ -159,7 +160,7 @@ func TestKilledPluginRestarts(t *testing.T) {
 		errc <- err
 	}()
 	time.Sleep(200 * time.Millisecond)
-	if err := c.Kill(); err != nil {
+	if err := pluginproc.Kill(c); err != nil {
 		t.Fatal(err)
 	}
 	var err error
@@ -174,7 +175,7 @@ func TestKilledPluginRestarts(t *testing.T) {
 	if _, err := c.Put(context.Background(), "after", []byte("x"), sdk.None); err != nil {
 		t.Fatalf("call after restart: %v", err)
 	}
-	if npid := c.PID(); npid == 0 || npid == pid {
+	if npid := pluginproc.PID(c); npid == 0 || npid == pid {
 		t.Fatalf("plugin pid after restart = %d, was %d", npid, pid)
 	}
 }
@@ -237,7 +238,7 @@ func TestPluginDiesWithHost(t *testing.T) {
 		if err != nil {
 			os.Exit(3)
 		}
-		os.Stdout.WriteString(strings.TrimSpace(itoa(c.PID())) + "\n")
+		os.Stdout.WriteString(strings.TrimSpace(itoa(pluginproc.PID(c))) + "\n")
 		select {} // wait to be killed
 	}
 	bin := testenv.Binary(t, "./sdk/internal/testplugin")
