@@ -14,7 +14,7 @@ import (
 )
 
 // env is what a check runs with: its context, the harness and the store
-// under test. Its fatalf, skipf and the must* helpers end the check; they may
+// under test. Its fatalf and the must* helpers end the check; they may
 // be called only from the check's own goroutine. Goroutines a check starts
 // report through errors instead.
 type env struct {
@@ -35,10 +35,6 @@ type env struct {
 
 func (e *env) fatalf(format string, args ...any) {
 	panic(failure{msg: fmt.Sprintf(format, args...)})
-}
-
-func (e *env) skipf(format string, args ...any) {
-	panic(skipped{msg: fmt.Sprintf(format, args...)})
 }
 
 // logf records a progress note; safe from any goroutine.

@@ -189,10 +189,8 @@ func knownCheck(name string) bool {
 	return false
 }
 
-// failure and skipped are the panics with which a check ends early; runOne
-// recovers them.
+// failure is the panic with which a check ends early; runOne recovers it.
 type failure struct{ msg string }
-type skipped struct{ msg string }
 
 func runOne(parent context.Context, h *Harness, c Check) (res Result) {
 	res.Name = c.Name
@@ -239,8 +237,6 @@ func runOne(parent context.Context, h *Harness, c Check) (res Result) {
 				switch v := r.(type) {
 				case failure:
 					o = outcome{StatusFail, v.msg}
-				case skipped:
-					o = outcome{StatusSkip, v.msg}
 				default:
 					o = outcome{StatusFail, fmt.Sprintf("panic: %v", r)}
 				}
@@ -263,10 +259,6 @@ func runOne(parent context.Context, h *Harness, c Check) (res Result) {
 
 	res.Log = e.takeLog()
 	res.Status, res.Reason = o.status, o.reason
-	if o.status == StatusSkip && h.requireAll() {
-		res.Status = StatusFail
-		res.Reason = o.reason + ", and skips are not allowed (AILERON_REQUIRE_ALL_BACKENDS=1)"
-	}
 	if isGap {
 		switch res.Status {
 		case StatusPass:
