@@ -298,14 +298,14 @@ func successor(p string) (string, bool) {
 func lowerBound(startAfter string) (after string, inclusive, none bool) {
 	for i := 0; i < len(startAfter); i++ {
 		c := startAfter[i]
-		if c == '/' || keyChar(c) {
+		if c == '/' || sdk.KeyByte(c) {
 			continue
 		}
 		// Keys cannot hold c, so a key above startAfter either agrees on the
 		// first i bytes and continues with a key byte above c, or is above
 		// those i bytes altogether.
 		for v := int(c) + 1; v < 0x80; v++ {
-			if v == '/' || keyChar(byte(v)) {
+			if v == '/' || sdk.KeyByte(byte(v)) {
 				return startAfter[:i] + string(rune(v)), true, false
 			}
 		}
@@ -313,10 +313,6 @@ func lowerBound(startAfter string) (after string, inclusive, none bool) {
 		return up, true, !ok
 	}
 	return startAfter, false, false
-}
-
-func keyChar(c byte) bool {
-	return c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.'
 }
 
 func formatVersion(v int64) sdk.Version { return sdk.Version(strconv.FormatInt(v, 10)) }

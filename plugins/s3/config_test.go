@@ -170,7 +170,7 @@ func TestObjectNameOrder(t *testing.T) {
 	// byte is <= '!' or > 'z'.
 	for _, after := range []string{"a\x00", "a\x20", "a!", "A", "a~", "a/b\xff", "a\x7f", "a{", "\xff", "a/\x00", "aB", "a:"} {
 		lb := s.listStartAfter(after)
-		c := after[strings.IndexFunc(after, func(r rune) bool { return r != '/' && (r > 0x7f || !keyChar(byte(r))) })]
+		c := after[strings.IndexFunc(after, func(r rune) bool { return r != '/' && (r > 0x7f || !sdk.KeyByte(byte(r))) })]
 		exact := c <= '!' || c > 'z'
 		for _, y := range keys {
 			if y > after && s.objectName(y) <= lb {
