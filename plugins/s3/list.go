@@ -3,6 +3,7 @@ package s3
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -38,11 +39,9 @@ func (s *Store) List(ctx context.Context, opts sdk.ListOptions) (sdk.Page, error
 	var page sdk.Page
 	for range maxListRequests {
 		in.MaxKeys = aws.Int32(int32(opts.Limit - len(page.Entries)))
-		out, err := call(ctx, s, func(ctx context.Context) (*s3.ListObjectsV2Output, error) {
-			return s.client.ListObjectsV2(ctx, in)
-		})
+		out, err := s.listObjects(ctx, in, opts.Prefix)
 		if err != nil {
-			return sdk.Page{}, s.mapErr(ctx, "list", opts.Prefix, err)
+			return sdk.Page{}, err
 		}
 		for _, o := range out.Contents {
 			k, ok := s.keyOf(aws.ToString(o.Key))
@@ -77,6 +76,32 @@ func (s *Store) List(ctx context.Context, opts sdk.ListOptions) (sdk.Page, error
 		}
 	}
 	return page, nil
+}
+
+// listObjects sends one ListObjectsV2 request, repeating it while a key's
+// object in the answer has no ETag (a torn read, see tornRead).
+func (s *Store) listObjects(ctx context.Context, in *s3.ListObjectsV2Input, prefix string) (*s3.ListObjectsV2Output, error) {
+	for attempt := 1; ; attempt++ {
+		out, err := call(ctx, s, func(ctx context.Context) (*s3.ListObjectsV2Output, error) {
+			return s.client.ListObjectsV2(ctx, in)
+		})
+		if err != nil {
+			return nil, s.mapErr(ctx, "list", prefix, err)
+		}
+		torn := ""
+		for _, o := range out.Contents {
+			if k, ok := s.keyOf(aws.ToString(o.Key)); ok && strings.Trim(aws.ToString(o.ETag), `"`) == "" {
+				torn = k
+				break
+			}
+		}
+		if torn == "" {
+			return out, nil
+		}
+		if err := s.tornWait(ctx, "list", torn, "no ETag", attempt); err != nil {
+			return nil, err
+		}
+	}
 }
 
 // fetchValues reads every entry's value with bounded concurrency, drops the
