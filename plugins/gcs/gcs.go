@@ -204,7 +204,14 @@ func (s *Store) check(ctx context.Context) error {
 
 // Capabilities implements sdk.CapabilityReporter.
 func (s *Store) Capabilities() sdk.Capabilities {
-	return sdk.Capabilities{MaxValueSize: sdk.MaxValueSize}
+	r := map[string]string{}
+	switch s.delMode {
+	case delGeneration:
+		r["conditional_delete"] = "generation+ifGenerationMatch: the bucket has no object versioning, so a conditional Delete names the generation it removes (exact even where ifGenerationMatch on delete is ignored, as fake-gcs-server does)"
+	default:
+		r["conditional_delete"] = "ifGenerationMatch: the bucket has object versioning (or its setting could not be read), so a conditional Delete sends the precondition alone"
+	}
+	return sdk.Capabilities{MaxValueSize: sdk.MaxValueSize, Report: r}
 }
 
 // Close implements sdk.Store.

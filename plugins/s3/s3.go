@@ -139,9 +139,34 @@ func (s *Store) where() string {
 	return "AWS S3 (" + s.cfg.region + ")"
 }
 
-// Capabilities implements sdk.CapabilityReporter.
+// Capabilities implements sdk.CapabilityReporter. Its Report says what New's
+// probe found about the server (see report).
 func (s *Store) Capabilities() sdk.Capabilities {
-	return sdk.Capabilities{MaxValueSize: sdk.MaxValueSize, NativeListValues: false}
+	return sdk.Capabilities{MaxValueSize: sdk.MaxValueSize, NativeListValues: false, Report: s.report()}
+}
+
+// report describes what the probe found and how the store works with it.
+func (s *Store) report() map[string]string {
+	r := map[string]string{}
+	switch s.delMode {
+	case delIfMatch:
+		r["conditional_delete"] = "delete-if-match: the server honours If-Match on DeleteObject and answers 404 or 412 for a missing object"
+	case delTombThenDelete:
+		r["conditional_delete"] = "tombstone-then-delete-if-match: the server honours If-Match on DeleteObject but answers 204 for a missing object, so a conditional Delete first replaces the object by a tombstone (PutObject If-Match), then deletes that"
+	case delTombstone:
+		if s.cfg.deleteMode == deleteTombstone {
+			r["conditional_delete"] = "tombstone (conditional_delete=tombstone): a conditional Delete replaces the object by a tombstone with PutObject If-Match"
+		} else {
+			r["conditional_delete"] = "tombstone: the server ignores If-Match on DeleteObject (it deleted the probe object with a wrong ETag), so a conditional Delete replaces the object by a tombstone with PutObject If-Match"
+		}
+	}
+	if s.md5ETags {
+		r["etag"] = "the MD5 of the body: every read is checked against it, and a torn read (an ETag published apart from its data, as versitygw --sidecar does during an overwrite) is read again"
+	} else {
+		r["etag"] = "not the MD5 of the body: reads are checked only for a missing ETag"
+	}
+	r["listing"] = "after a start-after name, one directory level at a time, so servers that walk directories (MinIO) list exactly"
+	return r
 }
 
 // Close implements sdk.Store.
