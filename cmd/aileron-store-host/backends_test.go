@@ -256,11 +256,22 @@ func TestConformanceCommand(t *testing.T) {
 			if !regexp.MustCompile(`(?m)^what the plugin found about its backend:\n\s+conditional_delete: \S`).MatchString(r.stdout) {
 				t.Fatalf("conformance prints no probe report:\n%s", r.stdout)
 			}
+			tombstones := 0
 			for obj := range s.Client(t).ListObjects(context.Background(), bucket, minio.ListObjectsOptions{Recursive: true}) {
 				if obj.Err != nil {
 					t.Fatal(obj.Err)
 				}
-				t.Errorf("left behind: %s", obj.Key)
+				// MinIO ignores If-Match on DeleteObject: a conditional
+				// Delete leaves a 16-byte tombstone, which no listing shows
+				// and only an unconditional Delete removes (plugins/s3 doc).
+				if kind == testenv.MinIO && obj.Size == 16 {
+					tombstones++
+					continue
+				}
+				t.Errorf("left behind: %s (%d bytes)", obj.Key, obj.Size)
+			}
+			if tombstones > 0 {
+				t.Logf("%d tombstones left on %s by conditional deletes", tombstones, kind)
 			}
 		})
 	}
