@@ -55,8 +55,14 @@ type Harness struct {
 	Gaps map[string]string
 
 	// Timeout bounds one check (default 60s). A check that does not return
-	// within Timeout plus a grace period is reported as failed.
+	// within Timeout plus a grace period is reported as failed. A check that
+	// fails after running out of its time says so, naming TimeoutOption.
 	Timeout time.Duration
+
+	// TimeoutOption names, in the failure of a check that ran out of time,
+	// how its user raises Timeout (default "conformance.Harness.Timeout";
+	// the host's conformance command sets "--check-timeout").
+	TimeoutOption string
 
 	// RequireAll turns a skip into a failure. The environment variable
 	// AILERON_REQUIRE_ALL_BACKENDS=1 does the same.
@@ -125,6 +131,18 @@ func (h *Harness) timeout() time.Duration {
 		return h.Timeout
 	}
 	return 60 * time.Second
+}
+
+func (h *Harness) timeoutOption() string {
+	if h.TimeoutOption != "" {
+		return h.TimeoutOption
+	}
+	return "conformance.Harness.Timeout"
+}
+
+// outOfTime is the reason of a check that failed after its time ran out.
+func (h *Harness) outOfTime(name, reason string) string {
+	return fmt.Sprintf("check %s ran out of its time limit of %v (give it more with %s); when the time ran out: %s", name, h.timeout(), h.timeoutOption(), reason)
 }
 
 func (h *Harness) clients() int {
@@ -253,7 +271,10 @@ func runOne(parent context.Context, h *Harness, c Check) (res Result) {
 		// The check ignored its context's deadline: abandon it without
 		// cleaning up, as the store is still in use.
 		return Result{Name: c.Name, Status: StatusFail, Log: e.takeLog(),
-			Reason: fmt.Sprintf("did not return within %v: the store does not honour context deadlines", h.timeout()+15*time.Second)}
+			Reason: fmt.Sprintf("check %s did not return within %v, its time limit of %v (set with %s) plus 15s: the store does not honour context deadlines", c.Name, h.timeout()+15*time.Second, h.timeout(), h.timeoutOption())}
+	}
+	if o.status == StatusFail && parent.Err() == nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		o.reason = h.outOfTime(c.Name, o.reason)
 	}
 	e.cleanup(parent)
 

@@ -191,7 +191,7 @@ func (c *Client) start(ctx context.Context) error {
 		pc.Kill()
 		return fromStatus(err, "plugin "+c.name)
 	}
-	c.caps = Capabilities{MaxValueSize: int(caps.GetMaxValueSize()), NativeListValues: caps.GetNativeListValues()}
+	c.caps = Capabilities{MaxValueSize: int(caps.GetMaxValueSize()), NativeListValues: caps.GetNativeListValues(), Report: boundReport(caps.GetReport())}
 	if c.caps.MaxValueSize <= 0 || c.caps.MaxValueSize > MaxValueSize {
 		c.caps.MaxValueSize = MaxValueSize
 	}

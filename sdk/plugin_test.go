@@ -70,6 +70,22 @@ func TestRoundTripAcrossProcess(t *testing.T) {
 	}
 }
 
+// Capabilities().Report crosses the boundary, bounded in entries and size.
+func TestReportAcrossProcess(t *testing.T) {
+	c := openTestPlugin(t, map[string]string{"report": "2"}, nil)
+	r := c.Capabilities().Report
+	if len(r) != 3 || r["mode"] != "test" || len(r["r00"]) != sdk.MaxReportLen {
+		t.Fatalf("Report = %d entries, mode %q, r00 of %d bytes; want 3, test, %d", len(r), r["mode"], len(r["r00"]), sdk.MaxReportLen)
+	}
+	c = openTestPlugin(t, map[string]string{"report": "40"}, nil)
+	if r := c.Capabilities().Report; len(r) != sdk.MaxReportEntries {
+		t.Fatalf("Report of 41 entries arrived with %d, want %d", len(r), sdk.MaxReportEntries)
+	}
+	if r := openTestPlugin(t, nil, nil).Capabilities().Report; r != nil {
+		t.Fatalf("Report of a plugin that reports nothing = %v, want nil", r)
+	}
+}
+
 // Each sentinel a plugin returns is the same sentinel on the host, and the
 // plugin's message (naming the key) survives.
 func TestErrorsCrossBoundary(t *testing.T) {

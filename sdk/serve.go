@@ -6,6 +6,8 @@ import (
 	"os"
 	"runtime"
 	"runtime/pprof"
+	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -191,7 +193,35 @@ func (s *server) Capabilities(context.Context, *storepb.CapabilitiesRequest) (*s
 	if st, err := s.get(); err == nil {
 		caps = capabilitiesOf(st)
 	}
-	return &storepb.CapabilitiesResponse{MaxValueSize: int64(caps.MaxValueSize), NativeListValues: caps.NativeListValues, Protocol: ProtocolVersion}, nil
+	return &storepb.CapabilitiesResponse{MaxValueSize: int64(caps.MaxValueSize), NativeListValues: caps.NativeListValues, Protocol: ProtocolVersion, Report: boundReport(caps.Report)}, nil
+}
+
+// boundReport returns a copy of r within MaxReportEntries entries (the first
+// by name) of at most MaxReportLen bytes each, names and values cut to valid
+// UTF-8; nil for an empty report.
+func boundReport(r map[string]string) map[string]string {
+	if len(r) == 0 {
+		return nil
+	}
+	names := make([]string, 0, len(r))
+	for n := range r {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	if len(names) > MaxReportEntries {
+		names = names[:MaxReportEntries]
+	}
+	cut := func(s string) string {
+		if len(s) > MaxReportLen {
+			s = s[:MaxReportLen]
+		}
+		return strings.ToValidUTF8(s, "")
+	}
+	out := make(map[string]string, len(names))
+	for _, n := range names {
+		out[cut(n)] = cut(r[n])
+	}
+	return out
 }
 
 func (s *server) Ping(context.Context, *storepb.PingRequest) (*storepb.PingResponse, error) {

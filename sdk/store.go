@@ -187,7 +187,21 @@ type Capabilities struct {
 	// once before the writes, which leaves a window in which the guard key can
 	// move on while the writes land.
 	AtomicGuard bool
+	// Report holds what the Store found out about its backend when it was
+	// configured, as short notes for operators (name -> finding; for the S3
+	// plugin, its probe of the server: the conditional-delete mode, the form
+	// of ETags, listing quirks). `aileron-store-host plugin verify` and
+	// `conformance` print it. It carries no secret and changes no behaviour
+	// of the host. Across the plugin boundary at most MaxReportEntries
+	// entries of at most MaxReportLen bytes each are kept.
+	Report map[string]string
 }
+
+// Bounds of Capabilities.Report across the plugin boundary.
+const (
+	MaxReportEntries = 32
+	MaxReportLen     = 512
+)
 
 // CapabilityReporter is implemented by a Store that reports Capabilities. A
 // Store that does not is assumed to have the zero Capabilities.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -727,4 +728,27 @@ func TestNoCredentials(t *testing.T) {
 		t.Fatalf("err %q does not mention credentials", err)
 	}
 	t.Logf("%v", err)
+}
+
+// listRanges starts every listing in the directory of its start-after name
+// and climbs to the prefix (see listRanges for why).
+func TestListRanges(t *testing.T) {
+	for _, tc := range []struct {
+		prefix, after string
+		want          []listRange
+	}{
+		{"p/", "", []listRange{{"p/", ""}}},
+		{"p/", "p/a!", []listRange{{"p/", "p/a!"}}},
+		{"p/", "p/a/-!", []listRange{{"p/a/", "p/a/-!"}, {"p/", "p/a0"}}},
+		{"p/", "p/a/b/c/d!", []listRange{{"p/a/b/c/", "p/a/b/c/d!"}, {"p/a/b/", "p/a/b/c0"}, {"p/a/", "p/a/b0"}, {"p/", "p/a0"}}},
+		{"p/a", "p/a/b!", []listRange{{"p/a/", "p/a/b!"}, {"p/a", "p/a0"}}},
+		{"p/a/", "p/a/b/c!", []listRange{{"p/a/b/", "p/a/b/c!"}, {"p/a/", "p/a/b0"}}},
+		{"p/b/", "p/a/x!", []listRange{{"p/b/", "p/a/x!"}}},
+		{"", "a/b~", []listRange{{"a/", "a/b~"}, {"", "a0"}}},
+	} {
+		got := listRanges(tc.prefix, tc.after)
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("listRanges(%q, %q) = %q, want %q", tc.prefix, tc.after, got, tc.want)
+		}
+	}
 }
