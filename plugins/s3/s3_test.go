@@ -128,16 +128,6 @@ func TestGetPutDelete(t *testing.T) {
 		if err := s.Delete(ctx, "a/b", sdk.None); err != nil {
 			t.Fatalf("delete missing: %v", err)
 		}
-		// Invalid arguments never reach the server.
-		_, err = s.Put(ctx, "Bad", nil, sdk.None)
-		wantErr(t, "bad key", err, sdk.ErrInvalidArgument)
-		_, _, err = s.Get(ctx, "a//b")
-		wantErr(t, "bad key", err, sdk.ErrInvalidArgument)
-		wantErr(t, "delete if-absent", s.Delete(ctx, "empty", sdk.IfAbsent()), sdk.ErrInvalidArgument)
-		_, err = s.Put(ctx, "k", nil, sdk.IfVersion(""))
-		wantErr(t, "empty version", err, sdk.ErrInvalidArgument)
-		_, err = sdk.Checked(s).List(ctx, sdk.ListOptions{Limit: 1001})
-		wantErr(t, "list limit", err, sdk.ErrInvalidArgument)
 	})
 }
 
