@@ -430,6 +430,14 @@ func (e *Engine) unlockFirst(ctx context.Context, vaultName string, id *Identity
 	return v, nil
 }
 
+// Expires returns when the handle locks itself: its Unlock (or create)
+// plus the engine's SessionTTL.
+func (v *Vault) Expires() time.Time {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.expires
+}
+
 // ListVaults returns the sorted names of the vaults id is currently a member
 // of (each verified like Unlock, without unwrapping keys).
 func (e *Engine) ListVaults(ctx context.Context, id *Identity) ([]string, error) {
