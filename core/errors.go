@@ -38,7 +38,7 @@ var (
 	// (or was given a grant token for it), and the backend no longer offers
 	// that vault under the name: its index entry is missing or does not
 	// open. The host refuses to open any other vault in its place.
-	ErrPinnedVault = errors.New("the vault pinned under that name is not available")
+	ErrPinnedVault = errors.New("pinned vault unavailable")
 	// ErrAmbiguousVault: the identity is listed in several vaults of that
 	// name and this host has no pin to choose between them; open it with
 	// the grant token of the intended vault.

@@ -52,7 +52,7 @@ func (a *App) describe(err error) string {
 	case errors.Is(err, core.ErrNotAdmin):
 		return fmt.Sprintf("not an admin: identity %q is a member of vault %q but only admins can grant, revoke and rotate", as, vault)
 	case errors.Is(err, core.ErrPinnedVault):
-		return fmt.Sprintf("pinned vault unavailable: %v; if an admin deliberately replaced the vault, open the new one with its grant token: aileron-store-host vault join %s TOKEN --as %s", inner, shellQuote(vault), as)
+		return fmt.Sprintf("%v; if an admin deliberately replaced the vault, open the new one with its grant token: aileron-store-host vault join %s TOKEN --as %s", inner, shellQuote(vault), as)
 	case errors.Is(err, core.ErrAmbiguousVault):
 		return fmt.Sprintf("%v; run: aileron-store-host vault join %s TOKEN --as %s", inner, shellQuote(vault), as)
 	case errors.Is(err, core.ErrRollback):
