@@ -29,7 +29,6 @@ type faults struct {
 	listLag          bool  // List does not show the most recent Put
 	truncateOver     int   // Get returns only the first n bytes of larger values
 	deleteMissingErr bool  // unconditional Delete of a missing key is ErrNotFound
-	noValidation     bool  // keys and values are not validated
 	sharedBuffers    bool  // Put retains the caller's slice
 	prefixAsSegment  bool  // List prefix "a" lists only "a" and "a/..." (directory semantics)
 	versionsFromZero bool  // versions are a counter per store instance (reset on reopen)
@@ -81,24 +80,6 @@ func (s *faulty) ctxErr(ctx context.Context) error {
 	return ctx.Err()
 }
 
-func (s *faulty) validate(key string, value []byte, cond *sdk.Cond, del bool) error {
-	if s.f.noValidation {
-		return nil
-	}
-	if err := sdk.ValidateKey(key); err != nil {
-		return err
-	}
-	if value != nil {
-		if err := sdk.ValidateValue(key, value, 0); err != nil {
-			return err
-		}
-	}
-	if cond != nil {
-		return sdk.ValidateCond(key, *cond, del)
-	}
-	return nil
-}
-
 func (s *faulty) newVersion(value []byte) sdk.Version {
 	if s.f.contentVersions {
 		h := sha256.Sum256(value)
@@ -113,9 +94,6 @@ func (s *faulty) newVersion(value []byte) sdk.Version {
 }
 
 func (s *faulty) Get(ctx context.Context, key string) ([]byte, sdk.Version, error) {
-	if err := s.validate(key, nil, nil, false); err != nil {
-		return nil, "", err
-	}
 	if err := s.ctxErr(ctx); err != nil {
 		return nil, "", err
 	}
@@ -158,9 +136,6 @@ func (s *faulty) holds(key string, cond sdk.Cond) error {
 }
 
 func (s *faulty) Put(ctx context.Context, key string, value []byte, cond sdk.Cond) (sdk.Version, error) {
-	if err := s.validate(key, append(value, []byte{}...), &cond, false); err != nil {
-		return "", err
-	}
 	if err := s.ctxErr(ctx); err != nil {
 		return "", err
 	}
@@ -198,9 +173,6 @@ func (s *faulty) Put(ctx context.Context, key string, value []byte, cond sdk.Con
 }
 
 func (s *faulty) Delete(ctx context.Context, key string, cond sdk.Cond) error {
-	if err := s.validate(key, nil, &cond, true); err != nil {
-		return err
-	}
 	if err := s.ctxErr(ctx); err != nil {
 		return err
 	}
@@ -217,14 +189,6 @@ func (s *faulty) Delete(ctx context.Context, key string, cond sdk.Cond) error {
 }
 
 func (s *faulty) List(ctx context.Context, opts sdk.ListOptions) (sdk.Page, error) {
-	if !s.f.noValidation {
-		var err error
-		if opts, err = sdk.ValidateListOptions(opts); err != nil {
-			return sdk.Page{}, err
-		}
-	} else if opts.Limit <= 0 {
-		opts.Limit = sdk.DefaultListLimit
-	}
 	if err := s.ctxErr(ctx); err != nil {
 		return sdk.Page{}, err
 	}
@@ -315,8 +279,6 @@ func TestSuiteCatchesFaults(t *testing.T) {
 			[]string{"roundtrip/max-value", "list/with-values", "list/with-values-large"}},
 		{"delete-missing-error", faults{deleteMissingErr: true},
 			[]string{"cas/delete-missing"}},
-		{"no-validation", faults{noValidation: true},
-			[]string{"errors/invalid-key", "errors/invalid-list-options", "errors/invalid-condition", "roundtrip/value-over-max"}},
 		{"shared-buffers", faults{sharedBuffers: true},
 			[]string{"roundtrip/caller-owns-slices"}},
 		{"prefix-as-segment", faults{prefixAsSegment: true},

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ALRubinger/aileron-store/internal/pluginproc"
 	"github.com/ALRubinger/aileron-store/internal/testenv"
 	"github.com/ALRubinger/aileron-store/sdk"
 )
@@ -165,7 +166,7 @@ func TestCancellationCrossesBoundary(t *testing.T) {
 // the next call starts a new plugin process and works.
 func TestKilledPluginRestarts(t *testing.T) {
 	c := openTestPlugin(t, nil, nil)
-	pid := c.PID()
+	pid := pluginproc.PID(c)
 	if pid == 0 {
 		t.Fatal("no plugin pid")
 	}
@@ -175,7 +176,7 @@ func TestKilledPluginRestarts(t *testing.T) {
 		errc <- err
 	}()
 	time.Sleep(200 * time.Millisecond)
-	if err := c.Kill(); err != nil {
+	if err := pluginproc.Kill(c); err != nil {
 		t.Fatal(err)
 	}
 	var err error
@@ -190,7 +191,7 @@ func TestKilledPluginRestarts(t *testing.T) {
 	if _, err := c.Put(context.Background(), "after", []byte("x"), sdk.None); err != nil {
 		t.Fatalf("call after restart: %v", err)
 	}
-	if npid := c.PID(); npid == 0 || npid == pid {
+	if npid := pluginproc.PID(c); npid == 0 || npid == pid {
 		t.Fatalf("plugin pid after restart = %d, was %d", npid, pid)
 	}
 }
@@ -253,7 +254,7 @@ func TestPluginDiesWithHost(t *testing.T) {
 		if err != nil {
 			os.Exit(3)
 		}
-		os.Stdout.WriteString(strings.TrimSpace(itoa(c.PID())) + "\n")
+		os.Stdout.WriteString(strings.TrimSpace(itoa(pluginproc.PID(c))) + "\n")
 		select {} // wait to be killed
 	}
 	bin := testenv.Binary(t, "./sdk/internal/testplugin")

@@ -255,9 +255,6 @@ func version(gen int64) sdk.Version { return sdk.Version(strconv.FormatInt(gen, 
 
 // Get implements sdk.Store.
 func (s *Store) Get(ctx context.Context, key string) ([]byte, sdk.Version, error) {
-	if err := sdk.ValidateKey(key); err != nil {
-		return nil, "", err
-	}
 	ctx, cancel, err := s.begin(ctx)
 	defer cancel()
 	if err != nil {
@@ -294,15 +291,6 @@ func (s *Store) get(ctx context.Context, key string) ([]byte, sdk.Version, error
 
 // Put implements sdk.Store.
 func (s *Store) Put(ctx context.Context, key string, value []byte, cond sdk.Cond) (sdk.Version, error) {
-	if err := sdk.ValidateKey(key); err != nil {
-		return "", err
-	}
-	if err := sdk.ValidateValue(key, value, sdk.MaxValueSize); err != nil {
-		return "", err
-	}
-	if err := sdk.ValidateCond(key, cond, false); err != nil {
-		return "", err
-	}
 	ctx, cancel, err := s.begin(ctx)
 	defer cancel()
 	if err != nil {
@@ -376,12 +364,6 @@ func (s *Store) putErr(ctx context.Context, err error, key string, value []byte,
 
 // Delete implements sdk.Store.
 func (s *Store) Delete(ctx context.Context, key string, cond sdk.Cond) error {
-	if err := sdk.ValidateKey(key); err != nil {
-		return err
-	}
-	if err := sdk.ValidateCond(key, cond, true); err != nil {
-		return err
-	}
 	ctx, cancel, err := s.begin(ctx)
 	defer cancel()
 	if err != nil {
@@ -462,10 +444,6 @@ func (s *Store) noMatch(ctx context.Context, op, key string, cond sdk.Cond) erro
 
 // List implements sdk.Store.
 func (s *Store) List(ctx context.Context, opts sdk.ListOptions) (sdk.Page, error) {
-	opts, err := sdk.ValidateListOptions(opts)
-	if err != nil {
-		return sdk.Page{}, err
-	}
 	ctx, cancel, err := s.begin(ctx)
 	defer cancel()
 	if err != nil {

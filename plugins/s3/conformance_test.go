@@ -3,14 +3,12 @@ package s3
 import (
 	"context"
 	"fmt"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/ALRubinger/aileron-store/conformance"
 	"github.com/ALRubinger/aileron-store/internal/testenv"
-	"github.com/ALRubinger/aileron-store/sdk"
 )
 
 // freshPrefixes returns a function that gives each call the configuration of
@@ -36,34 +34,13 @@ func freshPrefixes(t *testing.T, kind testenv.S3Kind, kv ...string) func() map[s
 // no process to kill in process: the crash check runs in
 // TestConformancePlugin, and is declared a gap here rather than skipped.
 func inProcessHarness(t *testing.T, fresh func() map[string]string) conformance.Harness {
-	var mu sync.Mutex
-	cfgs := map[sdk.Store]map[string]string{}
-	open := func(ctx context.Context, cfg map[string]string) (sdk.Store, error) {
-		s, err := New(ctx, cfg)
-		if err != nil {
-			return nil, err
-		}
-		mu.Lock()
-		cfgs[s] = cfg
-		mu.Unlock()
-		return s, nil
-	}
-	cfgOf := func(s sdk.Store) map[string]string {
-		mu.Lock()
-		defer mu.Unlock()
-		return cfgs[s]
-	}
-	return conformance.Harness{
-		New: func(ctx context.Context) (sdk.Store, error) { return open(ctx, fresh()) },
-		Reopen: func(ctx context.Context, s sdk.Store) (sdk.Store, error) {
-			s.Close()
-			return open(ctx, cfgOf(s))
-		},
-		Attach: func(ctx context.Context, s sdk.Store) (sdk.Store, error) { return open(ctx, cfgOf(s)) },
+	return conformance.NewFactoryHarness(conformance.FactoryOptions{
+		Factory: New,
+		Fresh:   func(context.Context) (map[string]string, error) { return fresh(), nil },
 		Gaps: map[string]string{
 			"crash/kill-during-writes": "in process there is no plugin process to SIGKILL; the plugin-boundary run of the suite (TestConformancePlugin) runs this check",
 		},
-	}
+	})
 }
 
 // TestConformance runs the shared suite against the store in process on

@@ -26,10 +26,6 @@ const maxListRequests = 8
 // at a time (see listRanges), so that no server walks objects at or before
 // the start-after name on its way to it.
 func (s *Store) List(ctx context.Context, opts sdk.ListOptions) (sdk.Page, error) {
-	opts, err := sdk.ValidateListOptions(opts)
-	if err != nil {
-		return sdk.Page{}, err
-	}
 	if err := s.check(ctx); err != nil {
 		return sdk.Page{}, err
 	}
@@ -87,9 +83,11 @@ func (s *Store) List(ctx context.Context, opts sdk.ListOptions) (sdk.Page, error
 		}
 	}
 	if opts.WithValues && len(page.Entries) > 0 {
-		if page.Entries, err = s.fetchValues(ctx, page.Entries); err != nil {
+		entries, err := s.fetchValues(ctx, page.Entries)
+		if err != nil {
 			return sdk.Page{}, err
 		}
+		page.Entries = entries
 	}
 	return page, nil
 }

@@ -66,7 +66,11 @@ func (m delMode) String() string {
 // ErrInvalidArgument naming "bucket", rejected credentials are
 // ErrPermissionDenied, an unreachable endpoint is ErrUnavailable naming it.
 func New(ctx context.Context, config map[string]string) (sdk.Store, error) {
-	return open(ctx, config)
+	s, err := open(ctx, config)
+	if err != nil {
+		return nil, err // not a nil *Store in a non-nil sdk.Store
+	}
+	return s, nil
 }
 
 func open(ctx context.Context, config map[string]string) (*Store, error) {
@@ -201,9 +205,6 @@ func call[T any](ctx context.Context, s *Store, fn func(ctx context.Context) (T,
 
 // Get implements sdk.Store.
 func (s *Store) Get(ctx context.Context, key string) ([]byte, sdk.Version, error) {
-	if err := sdk.ValidateKey(key); err != nil {
-		return nil, "", err
-	}
 	if err := s.check(ctx); err != nil {
 		return nil, "", err
 	}
@@ -299,15 +300,6 @@ func ifMatch(v sdk.Version) (string, bool) {
 
 // Put implements sdk.Store.
 func (s *Store) Put(ctx context.Context, key string, value []byte, cond sdk.Cond) (sdk.Version, error) {
-	if err := sdk.ValidateKey(key); err != nil {
-		return "", err
-	}
-	if err := sdk.ValidateValue(key, value, sdk.MaxValueSize); err != nil {
-		return "", err
-	}
-	if err := sdk.ValidateCond(key, cond, false); err != nil {
-		return "", err
-	}
 	if err := s.check(ctx); err != nil {
 		return "", err
 	}
@@ -535,12 +527,6 @@ func (s *Store) head(ctx context.Context, key string) (string, objKind, error) {
 //     tombstone write. Get, List and Put treat a tombstone as absence, and
 //     the next unconditional Delete of the key removes it.
 func (s *Store) Delete(ctx context.Context, key string, cond sdk.Cond) error {
-	if err := sdk.ValidateKey(key); err != nil {
-		return err
-	}
-	if err := sdk.ValidateCond(key, cond, true); err != nil {
-		return err
-	}
 	if err := s.check(ctx); err != nil {
 		return err
 	}
