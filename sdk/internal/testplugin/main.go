@@ -11,6 +11,9 @@
 //	Get "env/<NAME>"        returns the environment variable NAME, or not-found
 //	Configure {"fail": F}   refuses the config naming field F
 //	Configure {"log": M}    logs M at info level to stderr (for the host's log)
+//	Configure {"batch": "emulated"}
+//	                        serves a Store that is not an sdk.Batcher, so
+//	                        Serve emulates WriteBatch in the plugin process
 package main
 
 import (
@@ -73,8 +76,14 @@ func factory(_ context.Context, config map[string]string) (sdk.Store, error) {
 	if m, ok := config["log"]; ok {
 		logger.Info(m)
 	}
+	if config["batch"] == "emulated" {
+		return plain{store{memstore.New()}}, nil
+	}
 	return store{memstore.New()}, nil
 }
+
+// plain hides every method beyond sdk.Store (WriteBatch, Capabilities).
+type plain struct{ sdk.Store }
 
 var logger = hclog.New(&hclog.LoggerOptions{Output: os.Stderr, JSONFormat: true, Level: hclog.Info})
 
