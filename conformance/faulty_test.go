@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/ALRubinger/aileron-store/conformance"
 	"github.com/ALRubinger/aileron-store/sdk"
@@ -33,6 +34,7 @@ type faults struct {
 	prefixAsSegment  bool  // List prefix "a" lists only "a" and "a/..." (directory semantics)
 	versionsFromZero bool  // versions are a counter per store instance (reset on reopen)
 	forgetOnReopen   bool  // Reopen loses the data
+	fakeAtomicGuard  bool  // claims AtomicGuard but WriteBatch is the SDK's emulation (guard checked once)
 }
 
 type faultyData struct {
@@ -148,6 +150,9 @@ func (s *faulty) Put(ctx context.Context, key string, value []byte, cond sdk.Con
 	if err := s.validate(key, append(value, []byte{}...), &cond, false); err != nil {
 		return "", err
 	}
+	if s.f.fakeAtomicGuard {
+		time.Sleep(50 * time.Microsecond) // a backend's latency: writes of a batch overlap the guard's swap
+	}
 	if err := s.ctxErr(ctx); err != nil {
 		return "", err
 	}
@@ -235,6 +240,12 @@ func (s *faulty) List(ctx context.Context, opts sdk.ListOptions) (sdk.Page, erro
 
 func (s *faulty) Close() error { return nil }
 
+// Capabilities claims an atomic guard under fakeAtomicGuard, although faulty
+// is no sdk.Batcher: sdk.WriteBatch emulates its batches.
+func (s *faulty) Capabilities() sdk.Capabilities {
+	return sdk.Capabilities{AtomicGuard: s.f.fakeAtomicGuard}
+}
+
 func faultyHarness(f *faults) conformance.Harness {
 	return conformance.Harness{
 		New: func(context.Context) (sdk.Store, error) {
@@ -290,6 +301,8 @@ func TestSuiteCatchesFaults(t *testing.T) {
 			[]string{"durability/reopen-versions"}},
 		{"forget-on-reopen", faults{forgetOnReopen: true},
 			[]string{"durability/reopen-data", "durability/reopen-versions"}},
+		{"fake-atomic-guard", faults{fakeAtomicGuard: true},
+			[]string{"batch/atomic-guard"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
