@@ -64,6 +64,7 @@ func checkBatchOutcomes(e *env) {
 	cur := e.mustPut("batch/r/stale", []byte("current"), sdk.None)
 	taken := e.mustPut("batch/r/taken", []byte("taken"), sdk.None)
 	doomed := e.mustPut("batch/r/doomed", []byte("doomed"), sdk.None)
+	keptOld := e.mustPut("batch/r/kept", []byte("kept"), sdk.None)
 	kept := e.mustPut("batch/r/kept", []byte("kept"), sdk.None)
 	over := e.mustPut("batch/r/over", []byte("over"), sdk.None)
 	gone := e.mustPut("batch/r/gone", []byte("gone"), sdk.None)
@@ -81,7 +82,7 @@ func checkBatchOutcomes(e *env) {
 		{sdk.Write{Kind: sdk.WritePut, Key: "batch/r/gone", Value: []byte("clobber"), Cond: sdk.IfVersion(gone)}, sdk.ErrNotFound},
 		{sdk.Write{Kind: sdk.WritePut, Key: "batch/r/plain", Value: []byte{}, Cond: sdk.None}, nil},
 		{sdk.Write{Kind: sdk.WriteDelete, Key: "batch/r/doomed", Cond: sdk.IfVersion(doomed)}, nil},
-		{sdk.Write{Kind: sdk.WriteDelete, Key: "batch/r/kept", Cond: sdk.IfVersion(old)}, sdk.ErrConflict},
+		{sdk.Write{Kind: sdk.WriteDelete, Key: "batch/r/kept", Cond: sdk.IfVersion(keptOld)}, sdk.ErrConflict},
 		{sdk.Write{Kind: sdk.WriteDelete, Key: "batch/r/never", Cond: sdk.IfVersion(kept)}, sdk.ErrNotFound},
 		{sdk.Write{Kind: sdk.WriteDelete, Key: "batch/r/absent", Cond: sdk.None}, nil},
 	}
@@ -209,12 +210,17 @@ func checkBatchLimits(e *env) {
 		e.wantMissing(k)
 	}
 	e.wantValue("limits/head", []byte("h"), head)
-	// At the limits: MaxBatchWrites small writes, and values adding up to
-	// MaxBatchBytes (as many maximum-size values as fit).
-	res := e.mustBatch(nil, many[:sdk.MaxBatchWrites])
+	// At the limits: MaxBatchWrites writes (deletes of absent keys, which
+	// cost a slow store least), and values adding up to MaxBatchBytes (as many
+	// maximum-size values as fit), then a batch deleting those.
+	var absent []sdk.Write
+	for i := 0; i < sdk.MaxBatchWrites; i++ {
+		absent = append(absent, sdk.Write{Kind: sdk.WriteDelete, Key: fmt.Sprintf("limits/absent/%04d", i)})
+	}
+	res := e.mustBatch(nil, absent)
 	for i, r := range res {
 		if r.Err != nil {
-			e.fatalf("WriteBatch of MaxBatchWrites writes: write %d: %v", i, r.Err)
+			e.fatalf("WriteBatch of MaxBatchWrites unconditional deletes of absent keys: write %d: %v", i, r.Err)
 		}
 	}
 	res = e.mustBatch(&sdk.Guard{Key: "limits/head", Version: head}, heavy[:perBatch])
@@ -224,13 +230,16 @@ func checkBatchLimits(e *env) {
 		}
 	}
 	e.wantValue(heavy[perBatch-1].Key, big, res[perBatch-1].Version)
-	// And deletes of all of them in batches.
 	var dels []sdk.Write
-	for _, w := range many[:sdk.MaxBatchWrites] {
-		dels = append(dels, sdk.Write{Kind: sdk.WriteDelete, Key: w.Key, Cond: sdk.None})
+	for i, w := range heavy[:perBatch] {
+		dels = append(dels, sdk.Write{Kind: sdk.WriteDelete, Key: w.Key, Cond: sdk.IfVersion(res[i].Version)})
 	}
-	e.mustBatch(nil, dels)
-	if got := e.listAll(e.s, "limits/many/", 0, false); len(got) != 0 {
+	for i, r := range e.mustBatch(nil, dels) {
+		if r.Err != nil {
+			e.fatalf("WriteBatch deleting the %d maximum-size values: write %d: %v", perBatch, i, r.Err)
+		}
+	}
+	if got := e.listAll(e.s, "limits/heavy/", 0, false); len(got) != 0 {
 		e.fatalf("after a batch deleting %d keys, %d are still listed", len(dels), len(got))
 	}
 	e.logf("limits refused: %d cases; accepted %d writes and %d values of %d bytes", len(cases), sdk.MaxBatchWrites, perBatch, maxV)
@@ -238,11 +247,11 @@ func checkBatchLimits(e *env) {
 
 // Atomic guard bounds.
 const (
-	atomicRounds   = 6
-	atomicBatchers = 4
-	atomicItems    = 48
-	atomicMaxIters = 200
-	atomicTime     = 20 * time.Second
+	atomicRounds    = 6
+	atomicBatchers  = 4
+	atomicItems     = 48
+	atomicTime      = 20 * time.Second
+	atomicRoundTime = 15 * time.Second
 )
 
 // checkBatchAtomicGuard races batches guarded by one key against a
@@ -273,7 +282,8 @@ func checkBatchAtomicGuard(e *env) {
 			go func(b int) {
 				defer wg.Done()
 				s := clients[1+b]
-				for it := 0; it < atomicMaxIters && e.ctx.Err() == nil; it++ {
+				stop := time.Now().Add(atomicRoundTime)
+				for it := 0; time.Now().Before(stop) && e.ctx.Err() == nil; it++ {
 					writes := make([]sdk.Write, atomicItems)
 					for i := range writes {
 						writes[i] = sdk.Write{Kind: sdk.WritePut, Key: fmt.Sprintf("%s%02d", prefix, i), Value: []byte(fmt.Sprintf("batcher %d iteration %d", b, it))}
@@ -300,7 +310,7 @@ func checkBatchAtomicGuard(e *env) {
 					applied.Add(1)
 					once.Do(func() { close(firstApplied) })
 				}
-				errs <- fmt.Errorf("round %d batcher %d: the guard never moved in %d batches", round, b, atomicMaxIters)
+				errs <- fmt.Errorf("round %d batcher %d: the guard never moved in %v", round, b, atomicRoundTime)
 			}(b)
 		}
 		var snapshot []sdk.Entry
