@@ -2,7 +2,6 @@ package fs_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -86,52 +85,6 @@ func TestBatchNoDeadlock(t *testing.T) {
 		v, _, err := a.Get(ctx, fmt.Sprintf("i/%d", i))
 		if err != nil || (string(v) != "g/one" && string(v) != "g/two") {
 			t.Fatalf("i/%d = %q, %v", i, v, err)
-		}
-	}
-}
-
-// A guard CAS racing batches: once the guard has moved, no batch item lands.
-func TestBatchGuardAtomic(t *testing.T) {
-	s := open(t)
-	ctx := context.Background()
-	for round := 0; round < 20; round++ {
-		head, err := s.Put(ctx, "h", []byte("h"), sdk.None)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var moved time.Time
-		var wg sync.WaitGroup
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if _, err := s.Put(ctx, "h", []byte("h2"), sdk.IfVersion(head)); err != nil {
-				t.Errorf("guard CAS: %v", err)
-			}
-			moved = time.Now()
-		}()
-		applied := make([]time.Time, 4)
-		for b := range applied {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				key := fmt.Sprintf("r/%d/%d", round, b)
-				res, err := s.WriteBatch(ctx, &sdk.Guard{Key: "h", Version: head}, []sdk.Write{{Kind: sdk.WritePut, Key: key, Value: []byte("x")}})
-				if err == nil && res[0].Err == nil {
-					applied[b] = time.Now()
-				} else if err != nil && !errors.Is(err, sdk.ErrConflict) {
-					t.Errorf("batch: %v", err)
-				}
-			}()
-		}
-		wg.Wait()
-		for b, at := range applied {
-			if !at.IsZero() && at.After(moved) {
-				// The batch returned after the CAS: it must have applied
-				// before it, which the lock guarantees; check the file.
-				if _, _, err := s.Get(ctx, fmt.Sprintf("r/%d/%d", round, b)); err != nil {
-					t.Fatal(err)
-				}
-			}
 		}
 	}
 }

@@ -22,7 +22,16 @@
 // and deletes hold one of 64 lock files (chosen by a hash of the key) with
 // flock(2) while they check the version and write, so compare-and-swap holds
 // between goroutines and between processes sharing the directory. Reads take
-// no lock. Directories are created 0700 and files 0600; an existing data
+// no lock. A batch (WriteBatch) takes the stripes of its guard and items in
+// ascending order and holds them while it applies, which makes its guard
+// atomic (see batch.go).
+//
+// # Listing
+//
+// A listing page costs O(page): each Store keeps a sorted in-memory index of
+// the directories it lists, built lazily (so data written by any version
+// lists correctly) and kept exact between processes by change counters in
+// the shared file #locks/gen (see index.go). Directories are created 0700 and files 0600; an existing data
 // directory that others can read is made owner-only (0700) when opened.
 package fs
 
