@@ -176,7 +176,10 @@ func EmulateBatch(ctx context.Context, st Store, guard *Guard, writes []Write) (
 	results := make([]WriteResult, len(writes))
 	if len(writes) == 1 {
 		results[0] = applyWrite(ctx, st, writes[0])
-		return results, ctx.Err()
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		return results, nil
 	}
 	sem := make(chan struct{}, emulationConcurrency)
 	var wg sync.WaitGroup

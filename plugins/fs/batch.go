@@ -117,7 +117,11 @@ func (s *Store) WriteBatch(ctx context.Context, guard *sdk.Guard, writes []sdk.W
 			dirs[dir] = true
 			continue
 		}
-		created := check(p, w.Key, sdk.IfAbsent()) == nil
+		created := w.Cond.Mode() == sdk.CondIfAbsent
+		if w.Cond.Mode() == sdk.CondNone {
+			_, err := os.Lstat(p)
+			created = err != nil
+		}
 		if err := os.Rename(temps[i], p); err != nil {
 			return nil, s.syncAfterFailure(dirs, fsErr(err, "renaming key %q into place", w.Key))
 		}
