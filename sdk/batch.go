@@ -159,15 +159,12 @@ func WriteBatch(ctx context.Context, st Store, guard *Guard, writes []Write) ([]
 	return EmulateBatch(ctx, st, guard, writes)
 }
 
-// EmulateBatch applies a batch with st's Get, Put and Delete: it checks the
-// batch (ValidateBatch, against st's value limit), then the guard once before
-// the items (not atomically with them), then runs the items with bounded
-// concurrency. It is what WriteBatch does for a Store that is not a Batcher,
-// and what a plugin's Serve does for one.
+// EmulateBatch applies a batch with st's Get, Put and Delete: the guard is
+// checked once before the items (not atomically with them), then the items run
+// with bounded concurrency. It is what WriteBatch does for a Store that is not
+// a Batcher, and what a plugin's Serve does for one. Like a Store, it assumes
+// a valid batch (see Checked).
 func EmulateBatch(ctx context.Context, st Store, guard *Guard, writes []Write) ([]WriteResult, error) {
-	if err := ValidateBatch(guard, writes, capabilitiesOf(st).MaxValueSize); err != nil {
-		return nil, err
-	}
 	if guard != nil {
 		if err := checkGuard(ctx, st, guard); err != nil {
 			return nil, err

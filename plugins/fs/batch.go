@@ -36,9 +36,6 @@ const batchWriters = 16
 // so no item takes effect after the guard has moved. Temporary files of items
 // whose condition failed are removed.
 func (s *Store) WriteBatch(ctx context.Context, guard *sdk.Guard, writes []sdk.Write) ([]sdk.WriteResult, error) {
-	if err := sdk.ValidateBatch(guard, writes, 0); err != nil {
-		return nil, err
-	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -73,7 +70,11 @@ func (s *Store) WriteBatch(ctx context.Context, guard *sdk.Guard, writes []sdk.W
 	}()
 	for i := range need {
 		if need[i] {
-			unlocks = append(unlocks, s.lockStripe(i))
+			unlock, err := s.locks[i].Lock(ctx)
+			if err != nil {
+				return nil, err
+			}
+			unlocks = append(unlocks, unlock)
 		}
 	}
 

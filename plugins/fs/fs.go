@@ -24,15 +24,16 @@
 // between goroutines and between processes sharing the directory. Reads take
 // no lock. A batch (WriteBatch) takes the stripes of its guard and items in
 // ascending order and holds them while it applies, which makes its guard
-// atomic (see batch.go).
+// atomic (see batch.go). Directories are created 0700 and files 0600; an
+// existing data directory that others can read is made owner-only (0700)
+// when opened.
 //
 // # Listing
 //
 // A listing page costs O(page): each Store keeps a sorted in-memory index of
 // the directories it lists, built lazily (so data written by any version
 // lists correctly) and kept exact between processes by change counters in
-// the shared file #locks/gen (see index.go). Directories are created 0700 and files 0600; an existing data
-// directory that others can read is made owner-only (0700) when opened.
+// the shared file #locks/gen (see index.go).
 package fs
 
 import (
@@ -46,10 +47,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 
 	"github.com/ALRubinger/aileron-store/sdk"
+	"github.com/ALRubinger/aileron-store/sdk/filelock"
 )
 
 const (
@@ -62,16 +63,14 @@ const (
 	lockStripe = 64
 )
 
-// Store is a Store over a directory. Create it with New or Open.
+// Store is a Store over a directory. Create it with New or Open. As the
+// contract allows, it does not check its arguments (sdk.Serve does, with
+// sdk.Checked): a key is a path below the directory only when it is valid, so
+// in-process callers with untrusted keys must go through sdk.Checked.
 type Store struct {
 	root  string
-	locks [lockStripe]stripe
+	locks [lockStripe]*filelock.Lock
 	ix    *indexes
-}
-
-type stripe struct {
-	mu sync.Mutex
-	f  *os.File
 }
 
 var _ sdk.Store = (*Store)(nil)
@@ -80,16 +79,16 @@ var _ sdk.Store = (*Store)(nil)
 //
 //	path   the data directory (required); created 0700 if missing.
 func New(_ context.Context, config map[string]string) (sdk.Store, error) {
-	for k := range config {
-		if k != "path" {
-			return nil, sdk.Errorf(sdk.ErrInvalidArgument, "config field %q: unknown field (the fs backend takes only \"path\")", k)
-		}
+	r := sdk.ReadConfig(config, "path")
+	p := r.Required("path")
+	if err := r.Err(); err != nil {
+		return nil, err
 	}
-	p := config["path"]
-	if p == "" {
-		return nil, sdk.Errorf(sdk.ErrInvalidArgument, "config field \"path\": required (the data directory)")
+	st, err := Open(p)
+	if err != nil {
+		return nil, err // not a nil *Store in a non-nil sdk.Store
 	}
-	return Open(p)
+	return st, nil
 }
 
 // Open opens (creating if needed) the data directory dir.
@@ -115,12 +114,12 @@ func Open(dir string) (*Store, error) {
 	}
 	s := &Store{root: abs}
 	for i := range s.locks {
-		f, err := os.OpenFile(filepath.Join(abs, lockDir, fmt.Sprintf("%02d", i)), os.O_RDWR|os.O_CREATE, 0o600)
+		l, err := filelock.Open(filepath.Join(abs, lockDir, fmt.Sprintf("%02d", i)))
 		if err != nil {
 			s.Close()
 			return nil, fsErr(err, "opening lock file in %s", abs)
 		}
-		s.locks[i].f = f
+		s.locks[i] = l
 	}
 	if s.ix, err = openIndexes(abs); err != nil {
 		s.Close()
@@ -171,24 +170,11 @@ func stripeOf(key string) int {
 	return int(h.Sum32() % lockStripe)
 }
 
-func (s *Store) lock(key string) func() { return s.lockStripe(stripeOf(key)) }
-
-// lockStripe takes stripe i between goroutines (its mutex) and processes
-// (flock of its file). A goroutine that needs several stripes takes them in
-// ascending order (see WriteBatch), so two batches never deadlock.
-func (s *Store) lockStripe(i int) func() {
-	st := &s.locks[i]
-	st.mu.Lock()
-	for {
-		err := syscall.Flock(int(st.f.Fd()), syscall.LOCK_EX)
-		if err != syscall.EINTR {
-			break
-		}
-	}
-	return func() {
-		syscall.Flock(int(st.f.Fd()), syscall.LOCK_UN)
-		st.mu.Unlock()
-	}
+// lock takes the lock stripe of key, waiting at most until ctx ends. A
+// goroutine that needs several stripes takes them in ascending order (see
+// WriteBatch), so two batches never deadlock.
+func (s *Store) lock(ctx context.Context, key string) (func(), error) {
+	return s.locks[stripeOf(key)].Lock(ctx)
 }
 
 // read returns the value and version in the file at p.
@@ -229,9 +215,6 @@ func version(p, key string) (sdk.Version, error) {
 
 // Get implements sdk.Store.
 func (s *Store) Get(ctx context.Context, key string) ([]byte, sdk.Version, error) {
-	if err := sdk.ValidateKey(key); err != nil {
-		return nil, "", err
-	}
 	if err := ctx.Err(); err != nil {
 		return nil, "", err
 	}
@@ -252,15 +235,6 @@ func check(p, key string, cond sdk.Cond) error {
 
 // Put implements sdk.Store.
 func (s *Store) Put(ctx context.Context, key string, value []byte, cond sdk.Cond) (sdk.Version, error) {
-	if err := sdk.ValidateKey(key); err != nil {
-		return "", err
-	}
-	if err := sdk.ValidateValue(key, value, 0); err != nil {
-		return "", err
-	}
-	if err := sdk.ValidateCond(key, cond, false); err != nil {
-		return "", err
-	}
 	if err := ctx.Err(); err != nil {
 		return "", err
 	}
@@ -269,7 +243,10 @@ func (s *Store) Put(ctx context.Context, key string, value []byte, cond sdk.Cond
 		return "", sdk.Errorf(sdk.ErrUnavailable, "random version for key %q: %v", key, err)
 	}
 	p := s.pathOf(key)
-	unlock := s.lock(key)
+	unlock, err := s.lock(ctx, key)
+	if err != nil {
+		return "", err
+	}
 	defer unlock()
 	if err := check(p, key, cond); err != nil {
 		return "", err
@@ -386,17 +363,14 @@ func syncDir(dir string) error {
 
 // Delete implements sdk.Store.
 func (s *Store) Delete(ctx context.Context, key string, cond sdk.Cond) error {
-	if err := sdk.ValidateKey(key); err != nil {
-		return err
-	}
-	if err := sdk.ValidateCond(key, cond, true); err != nil {
-		return err
-	}
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	p := s.pathOf(key)
-	unlock := s.lock(key)
+	unlock, err := s.lock(ctx, key)
+	if err != nil {
+		return err
+	}
 	defer unlock()
 	if err := check(p, key, cond); err != nil {
 		return err
@@ -408,17 +382,13 @@ func (s *Store) Delete(ctx context.Context, key string, cond sdk.Cond) error {
 		return fsErr(err, "deleting key %q", key)
 	}
 	dir := filepath.Dir(p)
-	err := syncDir(dir)
+	err = syncDir(dir)
 	s.noteRemoved(dir, filepath.Base(p))
 	return err
 }
 
 // List implements sdk.Store: a walk of the directory tree in key order.
 func (s *Store) List(ctx context.Context, opts sdk.ListOptions) (sdk.Page, error) {
-	opts, err := sdk.ValidateListOptions(opts)
-	if err != nil {
-		return sdk.Page{}, err
-	}
 	// The directory that holds every key with the prefix, and the part of
 	// the prefix that names entries inside it.
 	base, rest := "", opts.Prefix
@@ -513,10 +483,10 @@ func (s *Store) Close() error {
 	if s.ix != nil {
 		s.ix.close()
 	}
-	for i := range s.locks {
-		if f := s.locks[i].f; f != nil {
-			f.Close()
-			s.locks[i].f = nil
+	for i, l := range s.locks {
+		if l != nil {
+			l.Close()
+			s.locks[i] = nil
 		}
 	}
 	return nil

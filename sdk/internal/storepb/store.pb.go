@@ -252,7 +252,11 @@ type CapabilitiesResponse struct {
 	Protocol uint32 `protobuf:"varint,3,opt,name=protocol,proto3" json:"protocol,omitempty"`
 	// atomic_guard (protocol 2): WriteBatch checks its guard atomically with
 	// every write it applies.
-	AtomicGuard   bool `protobuf:"varint,4,opt,name=atomic_guard,json=atomicGuard,proto3" json:"atomic_guard,omitempty"`
+	AtomicGuard bool `protobuf:"varint,4,opt,name=atomic_guard,json=atomicGuard,proto3" json:"atomic_guard,omitempty"`
+	// report holds what the plugin found out about its backend when it was
+	// configured (sdk.Capabilities.Report). Field 10 leaves room for other
+	// capability flags.
+	Report        map[string]string `protobuf:"bytes,10,rep,name=report,proto3" json:"report,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -313,6 +317,13 @@ func (x *CapabilitiesResponse) GetAtomicGuard() bool {
 		return x.AtomicGuard
 	}
 	return false
+}
+
+func (x *CapabilitiesResponse) GetReport() map[string]string {
+	if x != nil {
+		return x.Report
+	}
+	return nil
 }
 
 type Cond struct {
@@ -1246,12 +1257,17 @@ const file_store_proto_rawDesc = "" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x13\n" +
 	"\x11ConfigureResponse\"\x15\n" +
-	"\x13CapabilitiesRequest\"\xa9\x01\n" +
+	"\x13CapabilitiesRequest\"\xb0\x02\n" +
 	"\x14CapabilitiesResponse\x12$\n" +
 	"\x0emax_value_size\x18\x01 \x01(\x03R\fmaxValueSize\x12,\n" +
 	"\x12native_list_values\x18\x02 \x01(\bR\x10nativeListValues\x12\x1a\n" +
 	"\bprotocol\x18\x03 \x01(\rR\bprotocol\x12!\n" +
-	"\fatomic_guard\x18\x04 \x01(\bR\vatomicGuard\"\x91\x01\n" +
+	"\fatomic_guard\x18\x04 \x01(\bR\vatomicGuard\x12J\n" +
+	"\x06report\x18\n" +
+	" \x03(\v22.aileron.store.v1.CapabilitiesResponse.ReportEntryR\x06report\x1a9\n" +
+	"\vReportEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x91\x01\n" +
 	"\x04Cond\x12/\n" +
 	"\x04mode\x18\x01 \x01(\x0e2\x1b.aileron.store.v1.Cond.ModeR\x04mode\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\tR\aversion\">\n" +
@@ -1340,7 +1356,7 @@ func file_store_proto_rawDescGZIP() []byte {
 }
 
 var file_store_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_store_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
+var file_store_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
 var file_store_proto_goTypes = []any{
 	(Cond_Mode)(0),               // 0: aileron.store.v1.Cond.Mode
 	(Write_Kind)(0),              // 1: aileron.store.v1.Write.Kind
@@ -1367,39 +1383,41 @@ var file_store_proto_goTypes = []any{
 	(*PingResponse)(nil),         // 22: aileron.store.v1.PingResponse
 	(*StoreError)(nil),           // 23: aileron.store.v1.StoreError
 	nil,                          // 24: aileron.store.v1.ConfigureRequest.ConfigEntry
+	nil,                          // 25: aileron.store.v1.CapabilitiesResponse.ReportEntry
 }
 var file_store_proto_depIdxs = []int32{
 	24, // 0: aileron.store.v1.ConfigureRequest.config:type_name -> aileron.store.v1.ConfigureRequest.ConfigEntry
-	0,  // 1: aileron.store.v1.Cond.mode:type_name -> aileron.store.v1.Cond.Mode
-	6,  // 2: aileron.store.v1.PutRequest.cond:type_name -> aileron.store.v1.Cond
-	6,  // 3: aileron.store.v1.DeleteRequest.cond:type_name -> aileron.store.v1.Cond
-	14, // 4: aileron.store.v1.ListResponse.entries:type_name -> aileron.store.v1.Entry
-	1,  // 5: aileron.store.v1.Write.kind:type_name -> aileron.store.v1.Write.Kind
-	6,  // 6: aileron.store.v1.Write.cond:type_name -> aileron.store.v1.Cond
-	16, // 7: aileron.store.v1.WriteBatchRequest.guard:type_name -> aileron.store.v1.Guard
-	17, // 8: aileron.store.v1.WriteBatchRequest.writes:type_name -> aileron.store.v1.Write
-	19, // 9: aileron.store.v1.WriteBatchResponse.results:type_name -> aileron.store.v1.WriteResult
-	2,  // 10: aileron.store.v1.Store.Configure:input_type -> aileron.store.v1.ConfigureRequest
-	4,  // 11: aileron.store.v1.Store.Capabilities:input_type -> aileron.store.v1.CapabilitiesRequest
-	7,  // 12: aileron.store.v1.Store.Get:input_type -> aileron.store.v1.GetRequest
-	9,  // 13: aileron.store.v1.Store.Put:input_type -> aileron.store.v1.PutRequest
-	11, // 14: aileron.store.v1.Store.Delete:input_type -> aileron.store.v1.DeleteRequest
-	13, // 15: aileron.store.v1.Store.List:input_type -> aileron.store.v1.ListRequest
-	21, // 16: aileron.store.v1.Store.Ping:input_type -> aileron.store.v1.PingRequest
-	18, // 17: aileron.store.v1.Store.WriteBatch:input_type -> aileron.store.v1.WriteBatchRequest
-	3,  // 18: aileron.store.v1.Store.Configure:output_type -> aileron.store.v1.ConfigureResponse
-	5,  // 19: aileron.store.v1.Store.Capabilities:output_type -> aileron.store.v1.CapabilitiesResponse
-	8,  // 20: aileron.store.v1.Store.Get:output_type -> aileron.store.v1.GetResponse
-	10, // 21: aileron.store.v1.Store.Put:output_type -> aileron.store.v1.PutResponse
-	12, // 22: aileron.store.v1.Store.Delete:output_type -> aileron.store.v1.DeleteResponse
-	15, // 23: aileron.store.v1.Store.List:output_type -> aileron.store.v1.ListResponse
-	22, // 24: aileron.store.v1.Store.Ping:output_type -> aileron.store.v1.PingResponse
-	20, // 25: aileron.store.v1.Store.WriteBatch:output_type -> aileron.store.v1.WriteBatchResponse
-	18, // [18:26] is the sub-list for method output_type
-	10, // [10:18] is the sub-list for method input_type
-	10, // [10:10] is the sub-list for extension type_name
-	10, // [10:10] is the sub-list for extension extendee
-	0,  // [0:10] is the sub-list for field type_name
+	25, // 1: aileron.store.v1.CapabilitiesResponse.report:type_name -> aileron.store.v1.CapabilitiesResponse.ReportEntry
+	0,  // 2: aileron.store.v1.Cond.mode:type_name -> aileron.store.v1.Cond.Mode
+	6,  // 3: aileron.store.v1.PutRequest.cond:type_name -> aileron.store.v1.Cond
+	6,  // 4: aileron.store.v1.DeleteRequest.cond:type_name -> aileron.store.v1.Cond
+	14, // 5: aileron.store.v1.ListResponse.entries:type_name -> aileron.store.v1.Entry
+	1,  // 6: aileron.store.v1.Write.kind:type_name -> aileron.store.v1.Write.Kind
+	6,  // 7: aileron.store.v1.Write.cond:type_name -> aileron.store.v1.Cond
+	16, // 8: aileron.store.v1.WriteBatchRequest.guard:type_name -> aileron.store.v1.Guard
+	17, // 9: aileron.store.v1.WriteBatchRequest.writes:type_name -> aileron.store.v1.Write
+	19, // 10: aileron.store.v1.WriteBatchResponse.results:type_name -> aileron.store.v1.WriteResult
+	2,  // 11: aileron.store.v1.Store.Configure:input_type -> aileron.store.v1.ConfigureRequest
+	4,  // 12: aileron.store.v1.Store.Capabilities:input_type -> aileron.store.v1.CapabilitiesRequest
+	7,  // 13: aileron.store.v1.Store.Get:input_type -> aileron.store.v1.GetRequest
+	9,  // 14: aileron.store.v1.Store.Put:input_type -> aileron.store.v1.PutRequest
+	11, // 15: aileron.store.v1.Store.Delete:input_type -> aileron.store.v1.DeleteRequest
+	13, // 16: aileron.store.v1.Store.List:input_type -> aileron.store.v1.ListRequest
+	21, // 17: aileron.store.v1.Store.Ping:input_type -> aileron.store.v1.PingRequest
+	18, // 18: aileron.store.v1.Store.WriteBatch:input_type -> aileron.store.v1.WriteBatchRequest
+	3,  // 19: aileron.store.v1.Store.Configure:output_type -> aileron.store.v1.ConfigureResponse
+	5,  // 20: aileron.store.v1.Store.Capabilities:output_type -> aileron.store.v1.CapabilitiesResponse
+	8,  // 21: aileron.store.v1.Store.Get:output_type -> aileron.store.v1.GetResponse
+	10, // 22: aileron.store.v1.Store.Put:output_type -> aileron.store.v1.PutResponse
+	12, // 23: aileron.store.v1.Store.Delete:output_type -> aileron.store.v1.DeleteResponse
+	15, // 24: aileron.store.v1.Store.List:output_type -> aileron.store.v1.ListResponse
+	22, // 25: aileron.store.v1.Store.Ping:output_type -> aileron.store.v1.PingResponse
+	20, // 26: aileron.store.v1.Store.WriteBatch:output_type -> aileron.store.v1.WriteBatchResponse
+	19, // [19:27] is the sub-list for method output_type
+	11, // [11:19] is the sub-list for method input_type
+	11, // [11:11] is the sub-list for extension type_name
+	11, // [11:11] is the sub-list for extension extendee
+	0,  // [0:11] is the sub-list for field type_name
 }
 
 func init() { file_store_proto_init() }
@@ -1413,7 +1431,7 @@ func file_store_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_store_proto_rawDesc), len(file_store_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   23,
+			NumMessages:   24,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -14,6 +14,8 @@
 //	Configure {"batch": "emulated"}
 //	                        serves a Store that is not an sdk.Batcher, so
 //	                        Serve emulates WriteBatch in the plugin process
+//	Configure {"report": N} reports N entries r00..r(N-1) in Capabilities().Report,
+//	                        each of 600 bytes ("x" repeated), plus "mode": "test"
 package main
 
 import (
@@ -29,7 +31,16 @@ import (
 	"github.com/ALRubinger/aileron-store/sdk/memstore"
 )
 
-type store struct{ *memstore.Store }
+type store struct {
+	*memstore.Store
+	report map[string]string
+}
+
+func (s store) Capabilities() sdk.Capabilities {
+	caps := s.Store.Capabilities()
+	caps.Report = s.report
+	return caps
+}
 
 var kinds = map[string]error{
 	"not-found":         sdk.ErrNotFound,
@@ -76,10 +87,19 @@ func factory(_ context.Context, config map[string]string) (sdk.Store, error) {
 	if m, ok := config["log"]; ok {
 		logger.Info(m)
 	}
-	if config["batch"] == "emulated" {
-		return plain{store{memstore.New()}}, nil
+	st := store{Store: memstore.New()}
+	if n, ok := config["report"]; ok {
+		var count int
+		fmt.Sscan(n, &count)
+		st.report = map[string]string{"mode": "test"}
+		for i := 0; i < count; i++ {
+			st.report[fmt.Sprintf("r%02d", i)] = strings.Repeat("x", 600)
+		}
 	}
-	return store{memstore.New()}, nil
+	if config["batch"] == "emulated" {
+		return plain{st}, nil
+	}
+	return st, nil
 }
 
 // plain hides every method beyond sdk.Store (WriteBatch, Capabilities).
