@@ -39,6 +39,12 @@ var registry = []Check{
 	{Name: "cas/versions-unique", Doc: "Many writes of identical bytes to one key all return distinct versions.", run: checkVersionsUnique},
 	{Name: "cas/race-one-winner", Doc: "Independent clients racing create-if-absent, then replace-if-version, then delete-if-version on one key have exactly one winner per race, round after round.", run: checkRace},
 
+	// batch
+	{Name: "batch/outcomes", Doc: "One WriteBatch mixing puts and deletes with every condition reports for each item the outcome Put or Delete alone would (success, sdk.ErrConflict, sdk.ErrNotFound) and applies exactly the items that succeeded, with and without a guard.", run: checkBatchOutcomes},
+	{Name: "batch/guard-mismatch", Doc: "A WriteBatch whose guard key is at another version or missing fails with sdk.ErrConflict naming the guard key and applies no item.", run: checkBatchGuardMismatch},
+	{Name: "batch/limits", Doc: "A WriteBatch with no writes, too many writes or bytes, a key twice, the guard key among the writes or an invalid item fails with sdk.ErrInvalidArgument and applies nothing; batches at the limits succeed.", run: checkBatchLimits},
+	{Name: "batch/atomic-guard", Doc: "Batches racing a compare-and-swap of their guard key: a batch started after the swap fails with sdk.ErrConflict, and, where the store claims AtomicGuard, no item changes after the swap returned.", run: checkBatchAtomicGuard},
+
 	// list
 	{Name: "list/empty", Doc: "A fresh store lists nothing, with and without a prefix.", run: checkListEmpty},
 	{Name: "list/exact-order", Doc: "List returns exactly the stored keys in byte-wise order ('-' < '.' < '/' < digits < '_' < letters).", run: checkListOrder},

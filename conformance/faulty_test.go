@@ -42,6 +42,9 @@ type faults struct {
 	// slowPut makes Put wait until its context ends (a backend that needs
 	// more time than the check has).
 	slowPut bool
+	// fakeAtomicGuard claims AtomicGuard but WriteBatch is the SDK's
+	// emulation (the guard checked once, before the writes).
+	fakeAtomicGuard bool
 }
 
 type faultyData struct {
@@ -136,6 +139,9 @@ func (s *faulty) holds(key string, cond sdk.Cond) error {
 }
 
 func (s *faulty) Put(ctx context.Context, key string, value []byte, cond sdk.Cond) (sdk.Version, error) {
+	if s.f.fakeAtomicGuard {
+		time.Sleep(50 * time.Microsecond) // a backend's latency: writes of a batch overlap the guard's swap
+	}
 	if err := s.ctxErr(ctx); err != nil {
 		return "", err
 	}
@@ -230,6 +236,16 @@ func (s *faulty) List(ctx context.Context, opts sdk.ListOptions) (sdk.Page, erro
 
 func (s *faulty) Close() error { return nil }
 
+// Capabilities claims an atomic guard under fakeAtomicGuard, although
+// WriteBatch is the SDK's emulation.
+func (s *faulty) Capabilities() sdk.Capabilities {
+	return sdk.Capabilities{AtomicGuard: s.f.fakeAtomicGuard}
+}
+
+func (s *faulty) WriteBatch(ctx context.Context, guard *sdk.Guard, writes []sdk.Write) ([]sdk.WriteResult, error) {
+	return sdk.EmulateBatch(ctx, s, guard, writes)
+}
+
 func newFaultyData() *faultyData {
 	return &faultyData{data: map[string]faultyItem{}, writeLock: make(chan struct{}, 1)}
 }
@@ -287,6 +303,8 @@ func TestSuiteCatchesFaults(t *testing.T) {
 			[]string{"durability/reopen-versions"}},
 		{"forget-on-reopen", faults{forgetOnReopen: true},
 			[]string{"durability/reopen-data", "durability/reopen-versions"}},
+		{"fake-atomic-guard", faults{fakeAtomicGuard: true},
+			[]string{"batch/atomic-guard"}},
 		{"lock-ignores-ctx", faults{slowWrites: time.Second, lockIgnoresCtx: true},
 			[]string{"errors/canceled-while-contended"}},
 	}

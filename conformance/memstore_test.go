@@ -60,6 +60,13 @@ func (h *handle) List(ctx context.Context, opts sdk.ListOptions) (sdk.Page, erro
 	return h.m.List(ctx, opts)
 }
 
+func (h *handle) WriteBatch(ctx context.Context, guard *sdk.Guard, writes []sdk.Write) ([]sdk.WriteResult, error) {
+	if err := h.check(); err != nil {
+		return nil, err
+	}
+	return h.m.WriteBatch(ctx, guard, writes)
+}
+
 func (h *handle) Close() error { h.closed.Store(true); return nil }
 
 func (h *handle) Capabilities() sdk.Capabilities { return h.m.Capabilities() }

@@ -162,7 +162,8 @@ func WriteBatch(ctx context.Context, st Store, guard *Guard, writes []Write) ([]
 // EmulateBatch applies a batch with st's Get, Put and Delete: the guard is
 // checked once before the items (not atomically with them), then the items run
 // with bounded concurrency. It is what WriteBatch does for a Store that is not
-// a Batcher, and what a plugin's Serve does for one.
+// a Batcher, and what a plugin's Serve does for one. Like a Store, it assumes
+// a valid batch (see Checked).
 func EmulateBatch(ctx context.Context, st Store, guard *Guard, writes []Write) ([]WriteResult, error) {
 	if guard != nil {
 		if err := checkGuard(ctx, st, guard); err != nil {
@@ -172,7 +173,10 @@ func EmulateBatch(ctx context.Context, st Store, guard *Guard, writes []Write) (
 	results := make([]WriteResult, len(writes))
 	if len(writes) == 1 {
 		results[0] = applyWrite(ctx, st, writes[0])
-		return results, ctx.Err()
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		return results, nil
 	}
 	sem := make(chan struct{}, emulationConcurrency)
 	var wg sync.WaitGroup

@@ -11,9 +11,10 @@ import (
 	"github.com/ALRubinger/aileron-store/sdk/memstore"
 )
 
-// counting is a Store that counts the calls that reach it.
+// counting is a Store that counts the calls that reach it. It embeds the
+// memstore as an sdk.Store, hiding its native WriteBatch.
 type counting struct {
-	*memstore.Store
+	sdk.Store
 	calls   atomic.Int64
 	batches atomic.Int64
 	caps    sdk.Capabilities

@@ -71,11 +71,15 @@ type Client struct {
 	mu     sync.Mutex
 	pc     *plugin.Client
 	rpc    storepb.StoreClient
+	proto  int // negotiated protocol version
 	caps   Capabilities
 	closed bool
 }
 
-var _ Store = (*Client)(nil)
+var (
+	_ Store   = (*Client)(nil)
+	_ Batcher = (*Client)(nil)
+)
 
 // checksArguments marks Client as checking its arguments before a call
 // leaves the host (see Checked).
@@ -130,7 +134,7 @@ func FileSHA256(path string) (string, error) {
 func (c *Client) start(ctx context.Context) error {
 	cfg := &plugin.ClientConfig{
 		HandshakeConfig:  handshake,
-		VersionedPlugins: map[int]plugin.PluginSet{ProtocolVersion: {pluginName: &grpcPlugin{}}},
+		VersionedPlugins: versionedPlugins(nil),
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
 		Managed:          true,
 		StartTimeout:     c.opts.StartTimeout,
@@ -191,11 +195,13 @@ func (c *Client) start(ctx context.Context) error {
 		pc.Kill()
 		return fromStatus(err, "plugin "+c.name)
 	}
-	c.caps = Capabilities{MaxValueSize: int(caps.GetMaxValueSize()), NativeListValues: caps.GetNativeListValues(), Report: boundReport(caps.GetReport())}
+	version := pc.NegotiatedVersion()
+	c.caps = Capabilities{MaxValueSize: int(caps.GetMaxValueSize()), NativeListValues: caps.GetNativeListValues(),
+		AtomicGuard: version >= ProtocolVersion && caps.GetAtomicGuard(), Report: boundReport(caps.GetReport())}
 	if c.caps.MaxValueSize <= 0 || c.caps.MaxValueSize > MaxValueSize {
 		c.caps.MaxValueSize = MaxValueSize
 	}
-	c.pc, c.rpc = pc, rpc
+	c.pc, c.rpc, c.proto = pc, rpc, version
 	c.log.Debug("plugin started", "plugin", c.name, "pid", c.pidLocked())
 	return nil
 }
@@ -242,8 +248,8 @@ func parseReattach(s string) (*plugin.ReattachConfig, error) {
 	if err != nil {
 		return nil, Errorf(ErrInvalidArgument, "reattach line: address %q: %v", r.Addr, err)
 	}
-	if r.ProtocolVersion != ProtocolVersion {
-		return nil, Errorf(ErrInvalidArgument, "reattach line: protocol version %d, this host speaks %d", r.ProtocolVersion, ProtocolVersion)
+	if r.ProtocolVersion < protocolV1 || r.ProtocolVersion > ProtocolVersion {
+		return nil, Errorf(ErrInvalidArgument, "reattach line: protocol version %d, this host speaks %d to %d", r.ProtocolVersion, protocolV1, ProtocolVersion)
 	}
 	return &plugin.ReattachConfig{Protocol: plugin.ProtocolGRPC, ProtocolVersion: r.ProtocolVersion, Addr: addr, Pid: r.Pid, Test: true}, nil
 }
@@ -251,10 +257,16 @@ func parseReattach(s string) (*plugin.ReattachConfig, error) {
 // conn returns the RPC client of a live plugin, restarting the plugin if it
 // has exited.
 func (c *Client) conn(ctx context.Context) (storepb.StoreClient, error) {
+	rpc, _, err := c.connProto(ctx)
+	return rpc, err
+}
+
+// connProto is conn that also returns the negotiated protocol version.
+func (c *Client) connProto(ctx context.Context) (storepb.StoreClient, int, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {
-		return nil, Errorf(ErrUnavailable, "plugin %s: client is closed", c.name)
+		return nil, 0, Errorf(ErrUnavailable, "plugin %s: client is closed", c.name)
 	}
 	if c.pc != nil && c.pc.Exited() {
 		c.log.Warn("plugin exited; restarting it", "plugin", c.name)
@@ -263,10 +275,10 @@ func (c *Client) conn(ctx context.Context) (storepb.StoreClient, error) {
 	}
 	if c.pc == nil {
 		if err := c.start(ctx); err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 	}
-	return c.rpc, nil
+	return c.rpc, c.proto, nil
 }
 
 // callErr converts an RPC error, telling a dead plugin from a backend error.
@@ -393,6 +405,47 @@ func (c *Client) List(ctx context.Context, opts ListOptions) (Page, error) {
 		prev = e.GetKey()
 	}
 	return page, nil
+}
+
+// WriteBatch implements Batcher: the whole batch crosses the boundary in one
+// call (the plugin applies it natively or emulates it in its own process). A
+// plugin of protocol 1 has no WriteBatch: the batch is then emulated here
+// with single calls (EmulateBatch). The reply is checked against the
+// contract: one result per write, a version for each successful put and none
+// otherwise.
+func (c *Client) WriteBatch(ctx context.Context, guard *Guard, writes []Write) ([]WriteResult, error) {
+	if err := ValidateBatch(guard, writes, c.maxValue()); err != nil {
+		return nil, err
+	}
+	rpc, proto, err := c.connProto(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if proto < ProtocolVersion {
+		return EmulateBatch(ctx, c, guard, writes)
+	}
+	resp, err := rpc.WriteBatch(ctx, batchToPB(guard, writes))
+	if err != nil {
+		return nil, c.callErr(err, "write batch starting at", writes[0].Key)
+	}
+	if len(resp.GetResults()) != len(writes) {
+		return nil, c.badReply("write batch: %d results for %d writes", len(resp.GetResults()), len(writes))
+	}
+	results := make([]WriteResult, len(writes))
+	for i, r := range resp.GetResults() {
+		w := writes[i]
+		err := resultErrFromPB(r, "plugin "+c.name)
+		switch {
+		case err != nil && r.GetVersion() != "":
+			return nil, c.badReply("write batch: %s %q failed and has a version", w.Kind, w.Key)
+		case err == nil && w.Kind == WritePut && r.GetVersion() == "":
+			return nil, c.badReply("write batch: put %q: empty version", w.Key)
+		case err == nil && w.Kind == WriteDelete && r.GetVersion() != "":
+			return nil, c.badReply("write batch: delete %q returned a version", w.Key)
+		}
+		results[i] = WriteResult{Version: Version(r.GetVersion()), Err: err}
+	}
+	return results, nil
 }
 
 func (c *Client) badReply(format string, args ...any) error {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strconv"
 	"syscall"
 
 	"github.com/hashicorp/go-hclog"
@@ -18,6 +19,11 @@ func serveDebug(cfg *plugin.ServeConfig, logger hclog.Logger) {
 	defer stop()
 	ch := make(chan *plugin.ReattachConfig, 1)
 	closed := make(chan struct{})
+	if os.Getenv("PLUGIN_PROTOCOL_VERSIONS") == "" {
+		// No host offered versions: serve the newest, not go-plugin's
+		// fallback to the oldest.
+		os.Setenv("PLUGIN_PROTOCOL_VERSIONS", strconv.Itoa(ProtocolVersion))
+	}
 	cfg.Test = &plugin.ServeTestConfig{Context: ctx, ReattachConfigCh: ch, CloseCh: closed}
 	go plugin.Serve(cfg)
 	select {

@@ -48,7 +48,9 @@ func TestDebugReattach(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatal("debug-mode plugin printed no reattach line")
 	}
-	if !strings.Contains(line, `"protocol_version":1`) {
+	// With no host to negotiate with, a debug plugin serves the newest
+	// protocol.
+	if !strings.Contains(line, `"protocol_version":`+itoa(sdk.ProtocolVersion)) {
 		t.Fatalf("reattach line %q", line)
 	}
 	ctx := context.Background()
@@ -62,6 +64,9 @@ func TestDebugReattach(t *testing.T) {
 	}
 	if got, _, err := c.Get(ctx, "dbg"); err != nil || string(got) != "x" {
 		t.Fatalf("Get through reattached plugin = %q, %v", got, err)
+	}
+	if res, err := c.WriteBatch(ctx, nil, []sdk.Write{{Kind: sdk.WriteDelete, Key: "dbg"}}); err != nil || res[0].Err != nil || !c.Capabilities().AtomicGuard {
+		t.Fatalf("WriteBatch through reattached plugin = %v, %v (capabilities %+v)", res, err, c.Capabilities())
 	}
 	if _, err := sdk.Open(ctx, "x", nil, &sdk.ClientOptions{Reattach: "{not json"}); err == nil || !strings.Contains(err.Error(), "reattach line") {
 		t.Fatalf("malformed reattach line: %v", err)

@@ -6,6 +6,10 @@ import (
 	"net"
 	"strings"
 	"testing"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/ALRubinger/aileron-store/sdk/internal/storepb"
 )
 
 // FuzzKeyLanguage: ValidateKey accepts exactly the documented key language
@@ -87,6 +91,49 @@ func FuzzReattachLine(f *testing.F) {
 		}
 		if rc == nil || rc.Addr == nil {
 			t.Fatalf("parseReattach(%q) accepted without an address", line)
+		}
+	})
+}
+
+// FuzzWriteBatchRequest: a WriteBatch request from the wire is decoded and
+// checked without panicking; what is refused wraps ErrInvalidArgument, and
+// what is accepted encodes back to the same batch.
+func FuzzWriteBatchRequest(f *testing.F) {
+	seed := func(g *Guard, ws []Write) {
+		b, err := proto.Marshal(batchToPB(g, ws))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	seed(nil, []Write{{Kind: WritePut, Key: "a", Value: []byte("x")}})
+	seed(&Guard{Key: "v/head", Version: "7"}, []Write{{Kind: WritePut, Key: "v/r/a", Value: nil, Cond: IfAbsent()}, {Kind: WriteDelete, Key: "v/r/b", Cond: IfVersion("3")}})
+	seed(&Guard{Key: "a", Version: ""}, []Write{{Kind: WriteDelete, Key: "a"}})
+	seed(nil, []Write{{Kind: 9, Key: "a"}, {Kind: WritePut, Key: "a"}})
+	f.Add([]byte{0x12, 0x02, 0x08, 0x07})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var req storepb.WriteBatchRequest
+		if proto.Unmarshal(data, &req) != nil {
+			return
+		}
+		guard, writes, err := batchFromPB(&req)
+		if err == nil {
+			err = ValidateBatch(guard, writes, 0)
+		}
+		if err != nil {
+			if !errors.Is(err, ErrInvalidArgument) {
+				t.Fatalf("refused with %v, not ErrInvalidArgument", err)
+			}
+			return
+		}
+		g2, w2, err := batchFromPB(batchToPB(guard, writes))
+		if err != nil || (guard == nil) != (g2 == nil) || (guard != nil && *guard != *g2) || len(w2) != len(writes) {
+			t.Fatalf("accepted batch does not round-trip: %v", err)
+		}
+		for i := range writes {
+			if w2[i].Kind != writes[i].Kind || w2[i].Key != writes[i].Key || w2[i].Cond != writes[i].Cond || string(w2[i].Value) != string(writes[i].Value) {
+				t.Fatalf("write %d does not round-trip: %+v vs %+v", i, writes[i], w2[i])
+			}
 		}
 	})
 }

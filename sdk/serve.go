@@ -60,7 +60,7 @@ func Serve(factory Factory, opts *ServeOptions) {
 	defer srv.close()
 	cfg := &plugin.ServeConfig{
 		HandshakeConfig:  handshake,
-		VersionedPlugins: map[int]plugin.PluginSet{ProtocolVersion: {pluginName: &grpcPlugin{server: srv}}},
+		VersionedPlugins: versionedPlugins(srv),
 		GRPCServer: func(o []grpc.ServerOption) *grpc.Server {
 			o = append(o, grpc.MaxRecvMsgSize(maxMessageSize), grpc.MaxSendMsgSize(maxMessageSize),
 				// Serve calls on a pool of long-lived goroutines: a fresh
@@ -121,6 +121,17 @@ var handshake = plugin.HandshakeConfig{
 	ProtocolVersion:  ProtocolVersion,
 	MagicCookieKey:   magicKey,
 	MagicCookieValue: magicValue,
+}
+
+// versionedPlugins is the plugin set of each protocol version this SDK
+// speaks. One gRPC service serves them all: version 2 only adds WriteBatch,
+// which a host of version 1 never calls. On the host side (srv nil) the
+// negotiated version tells Client whether WriteBatch exists.
+func versionedPlugins(srv *server) map[int]plugin.PluginSet {
+	return map[int]plugin.PluginSet{
+		protocolV1:      {pluginName: &grpcPlugin{server: srv}},
+		ProtocolVersion: {pluginName: &grpcPlugin{server: srv}},
+	}
 }
 
 // grpcPlugin is the go-plugin glue for both sides.
@@ -193,7 +204,8 @@ func (s *server) Capabilities(context.Context, *storepb.CapabilitiesRequest) (*s
 	if st, err := s.get(); err == nil {
 		caps = capabilitiesOf(st)
 	}
-	return &storepb.CapabilitiesResponse{MaxValueSize: int64(caps.MaxValueSize), NativeListValues: caps.NativeListValues, Protocol: ProtocolVersion, Report: boundReport(caps.Report)}, nil
+	return &storepb.CapabilitiesResponse{MaxValueSize: int64(caps.MaxValueSize), NativeListValues: caps.NativeListValues,
+		AtomicGuard: caps.AtomicGuard, Protocol: ProtocolVersion, Report: boundReport(caps.Report)}, nil
 }
 
 // boundReport returns a copy of r within MaxReportEntries entries (the first
@@ -292,6 +304,34 @@ func (s *server) List(ctx context.Context, req *storepb.ListRequest) (*storepb.L
 	return resp, nil
 }
 
+// WriteBatch serves a batch for every Store: natively when it is a Batcher,
+// else emulated here in the plugin process (see EmulateBatch), so that a
+// batch costs one round trip across the boundary either way.
+func (s *server) WriteBatch(ctx context.Context, req *storepb.WriteBatchRequest) (*storepb.WriteBatchResponse, error) {
+	st, err := s.get()
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	guard, writes, err := batchFromPB(req)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	// st is Checked: it validates the batch, then applies it natively or
+	// by emulation.
+	results, err := WriteBatch(ctx, st, guard, writes)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	if len(results) != len(writes) {
+		return nil, toStatus(Errorf(ErrUnavailable, "the store returned %d results for a batch of %d writes", len(results), len(writes)))
+	}
+	resp := &storepb.WriteBatchResponse{Results: make([]*storepb.WriteResult, len(results))}
+	for i, r := range results {
+		resp.Results[i] = resultToPB(writes[i].Key, r)
+	}
+	return resp, nil
+}
+
 func capabilitiesOf(st Store) Capabilities {
 	caps := Capabilities{}
 	if r, ok := st.(CapabilityReporter); ok {
@@ -299,6 +339,10 @@ func capabilitiesOf(st Store) Capabilities {
 	}
 	if caps.MaxValueSize <= 0 || caps.MaxValueSize > MaxValueSize {
 		caps.MaxValueSize = MaxValueSize
+	}
+	if _, ok := st.(Batcher); !ok {
+		// Only a Store's own WriteBatch can check the guard atomically.
+		caps.AtomicGuard = false
 	}
 	return caps
 }

@@ -22,8 +22,18 @@
 // and deletes hold one of 64 lock files (chosen by a hash of the key) with
 // flock(2) while they check the version and write, so compare-and-swap holds
 // between goroutines and between processes sharing the directory. Reads take
-// no lock. Directories are created 0700 and files 0600; an existing data
-// directory that others can read is made owner-only (0700) when opened.
+// no lock. A batch (WriteBatch) takes the stripes of its guard and items in
+// ascending order and holds them while it applies, which makes its guard
+// atomic (see batch.go). Directories are created 0700 and files 0600; an
+// existing data directory that others can read is made owner-only (0700)
+// when opened.
+//
+// # Listing
+//
+// A listing page costs O(page): each Store keeps a sorted in-memory index of
+// the directories it lists, built lazily (so data written by any version
+// lists correctly) and kept exact between processes by change counters in
+// the shared file #locks/gen (see index.go).
 package fs
 
 import (
@@ -36,7 +46,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"syscall"
 
@@ -61,6 +70,7 @@ const (
 type Store struct {
 	root  string
 	locks [lockStripe]*filelock.Lock
+	ix    *indexes
 }
 
 var _ sdk.Store = (*Store)(nil)
@@ -111,15 +121,24 @@ func Open(dir string) (*Store, error) {
 		}
 		s.locks[i] = l
 	}
+	if s.ix, err = openIndexes(abs); err != nil {
+		s.Close()
+		return nil, fsErr(err, "opening the listing counters in %s", abs)
+	}
 	return s, nil
 }
+
+// noteCreated and noteRemoved record a change of dir's names (see index.go);
+// call them after the change, before the write returns.
+func (s *Store) noteCreated(dir, name string) { s.ix.changed(dir, name, true) }
+func (s *Store) noteRemoved(dir, name string) { s.ix.changed(dir, name, false) }
 
 // Root returns the absolute path of the data directory.
 func (s *Store) Root() string { return s.root }
 
 // Capabilities implements sdk.CapabilityReporter.
 func (s *Store) Capabilities() sdk.Capabilities {
-	return sdk.Capabilities{MaxValueSize: sdk.MaxValueSize, NativeListValues: true}
+	return sdk.Capabilities{MaxValueSize: sdk.MaxValueSize, NativeListValues: true, AtomicGuard: true}
 }
 
 // fsErr maps an OS error to a Store error naming what was being done.
@@ -144,11 +163,18 @@ func (s *Store) pathOf(key string) string {
 	return filepath.Join(s.root, filepath.Join(segs...))
 }
 
-// lock takes the lock stripe of key, waiting at most until ctx ends.
-func (s *Store) lock(ctx context.Context, key string) (func(), error) {
+// stripeOf returns the index of key's lock stripe.
+func stripeOf(key string) int {
 	h := fnv.New32a()
 	h.Write([]byte(key))
-	return s.locks[h.Sum32()%lockStripe].Lock(ctx)
+	return int(h.Sum32() % lockStripe)
+}
+
+// lock takes the lock stripe of key, waiting at most until ctx ends. A
+// goroutine that needs several stripes takes them in ascending order (see
+// WriteBatch), so two batches never deadlock.
+func (s *Store) lock(ctx context.Context, key string) (func(), error) {
+	return s.locks[stripeOf(key)].Lock(ctx)
 }
 
 // read returns the value and version in the file at p.
@@ -225,6 +251,11 @@ func (s *Store) Put(ctx context.Context, key string, value []byte, cond sdk.Cond
 	if err := check(p, key, cond); err != nil {
 		return "", err
 	}
+	created := cond.Mode() == sdk.CondIfAbsent
+	if cond.Mode() == sdk.CondNone {
+		_, err := os.Lstat(p)
+		created = err != nil
+	}
 	// The last moment to give up: after this the write happens.
 	if err := ctx.Err(); err != nil {
 		return "", err
@@ -232,11 +263,28 @@ func (s *Store) Put(ctx context.Context, key string, value []byte, cond sdk.Cond
 	if err := s.writeFile(p, key, token[:], value); err != nil {
 		return "", err
 	}
+	if created {
+		s.noteCreated(filepath.Dir(p), filepath.Base(p))
+	}
 	return sdk.Version(hex.EncodeToString(token[:])), nil
 }
 
 // writeFile atomically replaces the file at p.
 func (s *Store) writeFile(p, key string, token, value []byte) error {
+	tmp, err := s.writeTemp(p, key, token, value)
+	if err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, p); err != nil {
+		os.Remove(tmp)
+		return fsErr(err, "renaming key %q into place", key)
+	}
+	return syncDir(filepath.Dir(p))
+}
+
+// writeTemp writes the data file of key (header and value) to a new
+// temporary file in the directory of p, fsynced, and returns its path.
+func (s *Store) writeTemp(p, key string, token, value []byte) (string, error) {
 	dir := filepath.Dir(p)
 	var f *os.File
 	var err error
@@ -251,7 +299,7 @@ func (s *Store) writeFile(p, key string, token, value []byte) error {
 		}
 	}
 	if err != nil {
-		return fsErr(err, "writing key %q", key)
+		return "", fsErr(err, "writing key %q", key)
 	}
 	tmp := f.Name()
 	ok := false
@@ -264,19 +312,16 @@ func (s *Store) writeFile(p, key string, token, value []byte) error {
 	buf := make([]byte, 0, headerLen+len(value))
 	buf = append(append(append(buf, magic...), token...), value...)
 	if _, err := f.Write(buf); err != nil {
-		return fsErr(err, "writing key %q", key)
+		return "", fsErr(err, "writing key %q", key)
 	}
 	if err := f.Sync(); err != nil {
-		return fsErr(err, "syncing key %q", key)
+		return "", fsErr(err, "syncing key %q", key)
 	}
 	if err := f.Close(); err != nil {
-		return fsErr(err, "closing key %q", key)
-	}
-	if err := os.Rename(tmp, p); err != nil {
-		return fsErr(err, "renaming key %q into place", key)
+		return "", fsErr(err, "closing key %q", key)
 	}
 	ok = true
-	return syncDir(dir)
+	return tmp, nil
 }
 
 // mkdirs creates dir and missing parents (0700), fsyncing each parent that
@@ -291,10 +336,17 @@ func (s *Store) mkdirs(dir string) error {
 			return err
 		}
 	}
-	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		if errors.Is(err, os.ErrExist) {
+			return nil
+		}
 		return err
 	}
-	return syncDir(parent)
+	if err := syncDir(parent); err != nil {
+		return err
+	}
+	s.noteCreated(parent, filepath.Base(dir))
+	return nil
 }
 
 func syncDir(dir string) error {
@@ -329,7 +381,10 @@ func (s *Store) Delete(ctx context.Context, key string, cond sdk.Cond) error {
 		}
 		return fsErr(err, "deleting key %q", key)
 	}
-	return syncDir(filepath.Dir(p))
+	dir := filepath.Dir(p)
+	err = syncDir(dir)
+	s.noteRemoved(dir, filepath.Base(p))
+	return err
 }
 
 // List implements sdk.Store: a walk of the directory tree in key order.
@@ -344,7 +399,7 @@ func (s *Store) List(ctx context.Context, opts sdk.ListOptions) (sdk.Page, error
 	if base != "" {
 		dir = filepath.Dir(s.pathOf(base + "x"))
 	}
-	w := &walker{ctx: ctx, opts: opts, want: opts.Limit + 1}
+	w := &walker{ctx: ctx, ix: s.ix, opts: opts, want: opts.Limit + 1}
 	if err := w.walk(dir, base, rest); err != nil {
 		return sdk.Page{}, err
 	}
@@ -357,77 +412,45 @@ func (s *Store) List(ctx context.Context, opts sdk.ListOptions) (sdk.Page, error
 
 type walker struct {
 	ctx  context.Context
+	ix   *indexes
 	opts sdk.ListOptions
 	want int
 	out  []sdk.Entry
 }
 
-type child struct {
-	name string // file or directory name on disk
-	key  string // the key (file) or key prefix ending in '/' (directory)
-	dir  bool
-}
-
 // walk lists dir, whose keys start with base, keeping names that start with
-// namePrefix.
+// namePrefix. It reads the directory's index a window at a time, so a page
+// costs O(page) however large the directory (see index.go).
 func (w *walker) walk(dir, base, namePrefix string) error {
-	if err := w.ctx.Err(); err != nil {
-		return err
-	}
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		if errors.Is(err, os.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
-			return nil
-		}
-		return fsErr(err, "listing %q", base)
-	}
-	kids := make([]child, 0, len(ents))
-	sa := w.opts.StartAfter
-	for _, e := range ents {
-		name := e.Name()
-		if strings.HasPrefix(name, ownPrefix) {
-			continue
-		}
-		c := child{name: name}
-		if e.IsDir() {
-			seg, ok := strings.CutSuffix(name, dirSuffix)
-			if !ok {
-				continue
-			}
-			c.key, c.dir = base+seg+"/", true
-			if !strings.HasPrefix(seg, namePrefix) {
-				continue
-			}
-			// Skip a subtree whose keys all sort at or before StartAfter.
-			if sa >= c.key && !strings.HasPrefix(sa, c.key) {
-				continue
-			}
-		} else {
-			if !strings.HasPrefix(name, namePrefix) {
-				continue
-			}
-			c.key = base + name
-			if c.key <= sa {
-				continue
-			}
-		}
-		kids = append(kids, c)
-	}
-	sort.Slice(kids, func(i, j int) bool { return kids[i].key < kids[j].key })
-	for _, c := range kids {
-		if len(w.out) >= w.want {
-			return nil
-		}
-		p := filepath.Join(dir, c.name)
-		if c.dir {
-			if err := w.walk(p, c.key, ""); err != nil {
-				return err
-			}
-			continue
-		}
-		if err := w.entry(p, c.key); err != nil {
+	skip := ""
+	for len(w.out) < w.want {
+		if err := w.ctx.Err(); err != nil {
 			return err
 		}
+		n := max(w.want-len(w.out), 16)
+		kids, err := w.ix.window(dir, base, namePrefix, w.opts.StartAfter, skip, n)
+		if err != nil {
+			return fsErr(err, "listing %q", base)
+		}
+		for _, e := range kids {
+			if len(w.out) >= w.want {
+				return nil
+			}
+			p := filepath.Join(dir, e.name())
+			if e.dir {
+				if err := w.walk(p, base+e.rel, ""); err != nil {
+					return err
+				}
+				continue
+			}
+			if err := w.entry(p, base+e.rel); err != nil {
+				return err
+			}
+		}
+		if len(kids) < n {
+			return nil
+		}
+		skip = kids[len(kids)-1].rel
 	}
 	return nil
 }
@@ -457,6 +480,9 @@ func (w *walker) entry(p, key string) error {
 
 // Close implements sdk.Store.
 func (s *Store) Close() error {
+	if s.ix != nil {
+		s.ix.close()
+	}
 	for i, l := range s.locks {
 		if l != nil {
 			l.Close()

@@ -40,6 +40,7 @@ type Store struct {
 	password string // for scrub only
 
 	qGet, qPutNone, qPutAbsent, qPutVersion, qExists, qDelete, qDeleteVersion string
+	qGuard, qBatchPutVersion, qBatchDeleteVersion                             string
 }
 
 var (
@@ -97,11 +98,13 @@ func (s *Store) prepareSQL() {
 	s.qExists = "SELECT EXISTS (SELECT 1 FROM " + t + " WHERE key = $1)"
 	s.qDelete = "DELETE FROM " + t + " WHERE key = $1"
 	s.qDeleteVersion = "DELETE FROM " + t + " WHERE key = $1 AND version = $2"
+	s.prepareBatchSQL()
 }
 
-// Capabilities reports a native list-with-values (one query).
+// Capabilities reports a native list-with-values (one query) and a batch
+// whose guard holds atomically (one transaction, see WriteBatch).
 func (s *Store) Capabilities() sdk.Capabilities {
-	return sdk.Capabilities{MaxValueSize: sdk.MaxValueSize, NativeListValues: true}
+	return sdk.Capabilities{MaxValueSize: sdk.MaxValueSize, NativeListValues: true, AtomicGuard: true}
 }
 
 // retry runs fn, again once when its error certainly happened before

@@ -37,7 +37,10 @@ func Factory(_ context.Context, config map[string]string) (sdk.Store, error) {
 	return New(), nil
 }
 
-var _ sdk.Store = (*Store)(nil)
+var (
+	_ sdk.Store   = (*Store)(nil)
+	_ sdk.Batcher = (*Store)(nil)
+)
 
 func newVersion() sdk.Version {
 	var b [12]byte
@@ -135,6 +138,37 @@ func (s *Store) List(ctx context.Context, opts sdk.ListOptions) (sdk.Page, error
 	return page, nil
 }
 
+// WriteBatch implements sdk.Batcher. The whole batch runs under the store's
+// lock, so the guard holds for every item it applies (AtomicGuard).
+func (s *Store) WriteBatch(ctx context.Context, guard *sdk.Guard, writes []sdk.Write) ([]sdk.WriteResult, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.check(ctx); err != nil {
+		return nil, err
+	}
+	if guard != nil {
+		it, ok := s.data[guard.Key]
+		if !ok || it.version != guard.Version {
+			return nil, sdk.Errorf(sdk.ErrConflict, "batch guard key %q is missing or has another version", guard.Key)
+		}
+	}
+	results := make([]sdk.WriteResult, len(writes))
+	for i, w := range writes {
+		if err := s.holds(w.Key, w.Cond); err != nil {
+			results[i].Err = err
+			continue
+		}
+		if w.Kind == sdk.WriteDelete {
+			delete(s.data, w.Key)
+			continue
+		}
+		v := newVersion()
+		s.data[w.Key] = item{value: append([]byte{}, w.Value...), version: v}
+		results[i].Version = v
+	}
+	return results, nil
+}
+
 // Close implements sdk.Store. It drops all data.
 func (s *Store) Close() error {
 	s.mu.Lock()
@@ -145,5 +179,5 @@ func (s *Store) Close() error {
 
 // Capabilities implements sdk.CapabilityReporter.
 func (s *Store) Capabilities() sdk.Capabilities {
-	return sdk.Capabilities{MaxValueSize: sdk.MaxValueSize, NativeListValues: true}
+	return sdk.Capabilities{MaxValueSize: sdk.MaxValueSize, NativeListValues: true, AtomicGuard: true}
 }

@@ -1,6 +1,9 @@
 // The wire protocol between the aileron-store host and a storage plugin.
-// Protocol version 1 (negotiated by go-plugin's VersionedPlugins). Types here
-// never appear in the public Go API of package sdk.
+// Protocol versions (negotiated by go-plugin's VersionedPlugins):
+//   1: Configure, Capabilities, Get, Put, Delete, List, Ping.
+//   2: adds WriteBatch and CapabilitiesResponse.atomic_guard; everything of
+//      version 1 is unchanged, so one server serves both.
+// Types here never appear in the public Go API of package sdk.
 //
 // Regenerate with: go generate ./sdk/internal/storepb  (see gen.go)
 
@@ -74,6 +77,55 @@ func (x Cond_Mode) Number() protoreflect.EnumNumber {
 // Deprecated: Use Cond_Mode.Descriptor instead.
 func (Cond_Mode) EnumDescriptor() ([]byte, []int) {
 	return file_store_proto_rawDescGZIP(), []int{4, 0}
+}
+
+type Write_Kind int32
+
+const (
+	Write_KIND_UNSPECIFIED Write_Kind = 0
+	Write_KIND_PUT         Write_Kind = 1
+	Write_KIND_DELETE      Write_Kind = 2
+)
+
+// Enum value maps for Write_Kind.
+var (
+	Write_Kind_name = map[int32]string{
+		0: "KIND_UNSPECIFIED",
+		1: "KIND_PUT",
+		2: "KIND_DELETE",
+	}
+	Write_Kind_value = map[string]int32{
+		"KIND_UNSPECIFIED": 0,
+		"KIND_PUT":         1,
+		"KIND_DELETE":      2,
+	}
+)
+
+func (x Write_Kind) Enum() *Write_Kind {
+	p := new(Write_Kind)
+	*p = x
+	return p
+}
+
+func (x Write_Kind) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (Write_Kind) Descriptor() protoreflect.EnumDescriptor {
+	return file_store_proto_enumTypes[1].Descriptor()
+}
+
+func (Write_Kind) Type() protoreflect.EnumType {
+	return &file_store_proto_enumTypes[1]
+}
+
+func (x Write_Kind) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use Write_Kind.Descriptor instead.
+func (Write_Kind) EnumDescriptor() ([]byte, []int) {
+	return file_store_proto_rawDescGZIP(), []int{15, 0}
 }
 
 type ConfigureRequest struct {
@@ -198,6 +250,9 @@ type CapabilitiesResponse struct {
 	NativeListValues bool                   `protobuf:"varint,2,opt,name=native_list_values,json=nativeListValues,proto3" json:"native_list_values,omitempty"`
 	// protocol is the protocol version the plugin serves.
 	Protocol uint32 `protobuf:"varint,3,opt,name=protocol,proto3" json:"protocol,omitempty"`
+	// atomic_guard (protocol 2): WriteBatch checks its guard atomically with
+	// every write it applies.
+	AtomicGuard bool `protobuf:"varint,4,opt,name=atomic_guard,json=atomicGuard,proto3" json:"atomic_guard,omitempty"`
 	// report holds what the plugin found out about its backend when it was
 	// configured (sdk.Capabilities.Report). Field 10 leaves room for other
 	// capability flags.
@@ -255,6 +310,13 @@ func (x *CapabilitiesResponse) GetProtocol() uint32 {
 		return x.Protocol
 	}
 	return 0
+}
+
+func (x *CapabilitiesResponse) GetAtomicGuard() bool {
+	if x != nil {
+		return x.AtomicGuard
+	}
+	return false
 }
 
 func (x *CapabilitiesResponse) GetReport() map[string]string {
@@ -784,6 +846,287 @@ func (x *ListResponse) GetMore() bool {
 	return false
 }
 
+type Guard struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Key           string                 `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	Version       string                 `protobuf:"bytes,2,opt,name=version,proto3" json:"version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Guard) Reset() {
+	*x = Guard{}
+	mi := &file_store_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Guard) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Guard) ProtoMessage() {}
+
+func (x *Guard) ProtoReflect() protoreflect.Message {
+	mi := &file_store_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Guard.ProtoReflect.Descriptor instead.
+func (*Guard) Descriptor() ([]byte, []int) {
+	return file_store_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *Guard) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+func (x *Guard) GetVersion() string {
+	if x != nil {
+		return x.Version
+	}
+	return ""
+}
+
+type Write struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Kind          Write_Kind             `protobuf:"varint,1,opt,name=kind,proto3,enum=aileron.store.v1.Write_Kind" json:"kind,omitempty"`
+	Key           string                 `protobuf:"bytes,2,opt,name=key,proto3" json:"key,omitempty"`
+	Value         []byte                 `protobuf:"bytes,3,opt,name=value,proto3" json:"value,omitempty"`
+	Cond          *Cond                  `protobuf:"bytes,4,opt,name=cond,proto3" json:"cond,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Write) Reset() {
+	*x = Write{}
+	mi := &file_store_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Write) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Write) ProtoMessage() {}
+
+func (x *Write) ProtoReflect() protoreflect.Message {
+	mi := &file_store_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Write.ProtoReflect.Descriptor instead.
+func (*Write) Descriptor() ([]byte, []int) {
+	return file_store_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *Write) GetKind() Write_Kind {
+	if x != nil {
+		return x.Kind
+	}
+	return Write_KIND_UNSPECIFIED
+}
+
+func (x *Write) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+func (x *Write) GetValue() []byte {
+	if x != nil {
+		return x.Value
+	}
+	return nil
+}
+
+func (x *Write) GetCond() *Cond {
+	if x != nil {
+		return x.Cond
+	}
+	return nil
+}
+
+type WriteBatchRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// guard is absent for a batch without one.
+	Guard         *Guard   `protobuf:"bytes,1,opt,name=guard,proto3" json:"guard,omitempty"`
+	Writes        []*Write `protobuf:"bytes,2,rep,name=writes,proto3" json:"writes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WriteBatchRequest) Reset() {
+	*x = WriteBatchRequest{}
+	mi := &file_store_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WriteBatchRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WriteBatchRequest) ProtoMessage() {}
+
+func (x *WriteBatchRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_store_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WriteBatchRequest.ProtoReflect.Descriptor instead.
+func (*WriteBatchRequest) Descriptor() ([]byte, []int) {
+	return file_store_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *WriteBatchRequest) GetGuard() *Guard {
+	if x != nil {
+		return x.Guard
+	}
+	return nil
+}
+
+func (x *WriteBatchRequest) GetWrites() []*Write {
+	if x != nil {
+		return x.Writes
+	}
+	return nil
+}
+
+// WriteResult is the outcome of one write: code 0 (OK) with the new version
+// of a put, or the gRPC code its error maps to (as the status of a single
+// Put or Delete would carry) and the error's message, which names the key.
+type WriteResult struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Version       string                 `protobuf:"bytes,1,opt,name=version,proto3" json:"version,omitempty"`
+	Code          uint32                 `protobuf:"varint,2,opt,name=code,proto3" json:"code,omitempty"`
+	Message       string                 `protobuf:"bytes,3,opt,name=message,proto3" json:"message,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WriteResult) Reset() {
+	*x = WriteResult{}
+	mi := &file_store_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WriteResult) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WriteResult) ProtoMessage() {}
+
+func (x *WriteResult) ProtoReflect() protoreflect.Message {
+	mi := &file_store_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WriteResult.ProtoReflect.Descriptor instead.
+func (*WriteResult) Descriptor() ([]byte, []int) {
+	return file_store_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *WriteResult) GetVersion() string {
+	if x != nil {
+		return x.Version
+	}
+	return ""
+}
+
+func (x *WriteResult) GetCode() uint32 {
+	if x != nil {
+		return x.Code
+	}
+	return 0
+}
+
+func (x *WriteResult) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
+type WriteBatchResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// results[i] is the outcome of writes[i]; exactly one per write.
+	Results       []*WriteResult `protobuf:"bytes,1,rep,name=results,proto3" json:"results,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WriteBatchResponse) Reset() {
+	*x = WriteBatchResponse{}
+	mi := &file_store_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WriteBatchResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WriteBatchResponse) ProtoMessage() {}
+
+func (x *WriteBatchResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_store_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WriteBatchResponse.ProtoReflect.Descriptor instead.
+func (*WriteBatchResponse) Descriptor() ([]byte, []int) {
+	return file_store_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *WriteBatchResponse) GetResults() []*WriteResult {
+	if x != nil {
+		return x.Results
+	}
+	return nil
+}
+
 type PingRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -792,7 +1135,7 @@ type PingRequest struct {
 
 func (x *PingRequest) Reset() {
 	*x = PingRequest{}
-	mi := &file_store_proto_msgTypes[14]
+	mi := &file_store_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -804,7 +1147,7 @@ func (x *PingRequest) String() string {
 func (*PingRequest) ProtoMessage() {}
 
 func (x *PingRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_store_proto_msgTypes[14]
+	mi := &file_store_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -817,7 +1160,7 @@ func (x *PingRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PingRequest.ProtoReflect.Descriptor instead.
 func (*PingRequest) Descriptor() ([]byte, []int) {
-	return file_store_proto_rawDescGZIP(), []int{14}
+	return file_store_proto_rawDescGZIP(), []int{19}
 }
 
 type PingResponse struct {
@@ -828,7 +1171,7 @@ type PingResponse struct {
 
 func (x *PingResponse) Reset() {
 	*x = PingResponse{}
-	mi := &file_store_proto_msgTypes[15]
+	mi := &file_store_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -840,7 +1183,7 @@ func (x *PingResponse) String() string {
 func (*PingResponse) ProtoMessage() {}
 
 func (x *PingResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_store_proto_msgTypes[15]
+	mi := &file_store_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -853,7 +1196,7 @@ func (x *PingResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PingResponse.ProtoReflect.Descriptor instead.
 func (*PingResponse) Descriptor() ([]byte, []int) {
-	return file_store_proto_rawDescGZIP(), []int{15}
+	return file_store_proto_rawDescGZIP(), []int{20}
 }
 
 // StoreError is attached as a status detail to every error that the plugin's
@@ -868,7 +1211,7 @@ type StoreError struct {
 
 func (x *StoreError) Reset() {
 	*x = StoreError{}
-	mi := &file_store_proto_msgTypes[16]
+	mi := &file_store_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -880,7 +1223,7 @@ func (x *StoreError) String() string {
 func (*StoreError) ProtoMessage() {}
 
 func (x *StoreError) ProtoReflect() protoreflect.Message {
-	mi := &file_store_proto_msgTypes[16]
+	mi := &file_store_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -893,7 +1236,7 @@ func (x *StoreError) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StoreError.ProtoReflect.Descriptor instead.
 func (*StoreError) Descriptor() ([]byte, []int) {
-	return file_store_proto_rawDescGZIP(), []int{16}
+	return file_store_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *StoreError) GetKind() string {
@@ -914,11 +1257,12 @@ const file_store_proto_rawDesc = "" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x13\n" +
 	"\x11ConfigureResponse\"\x15\n" +
-	"\x13CapabilitiesRequest\"\x8d\x02\n" +
+	"\x13CapabilitiesRequest\"\xb0\x02\n" +
 	"\x14CapabilitiesResponse\x12$\n" +
 	"\x0emax_value_size\x18\x01 \x01(\x03R\fmaxValueSize\x12,\n" +
 	"\x12native_list_values\x18\x02 \x01(\bR\x10nativeListValues\x12\x1a\n" +
-	"\bprotocol\x18\x03 \x01(\rR\bprotocol\x12J\n" +
+	"\bprotocol\x18\x03 \x01(\rR\bprotocol\x12!\n" +
+	"\fatomic_guard\x18\x04 \x01(\bR\vatomicGuard\x12J\n" +
 	"\x06report\x18\n" +
 	" \x03(\v22.aileron.store.v1.CapabilitiesResponse.ReportEntryR\x06report\x1a9\n" +
 	"\vReportEntry\x12\x10\n" +
@@ -961,12 +1305,33 @@ const file_store_proto_rawDesc = "" +
 	"\x05value\x18\x03 \x01(\fR\x05value\"U\n" +
 	"\fListResponse\x121\n" +
 	"\aentries\x18\x01 \x03(\v2\x17.aileron.store.v1.EntryR\aentries\x12\x12\n" +
-	"\x04more\x18\x02 \x01(\bR\x04more\"\r\n" +
+	"\x04more\x18\x02 \x01(\bR\x04more\"3\n" +
+	"\x05Guard\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x18\n" +
+	"\aversion\x18\x02 \x01(\tR\aversion\"\xca\x01\n" +
+	"\x05Write\x120\n" +
+	"\x04kind\x18\x01 \x01(\x0e2\x1c.aileron.store.v1.Write.KindR\x04kind\x12\x10\n" +
+	"\x03key\x18\x02 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x03 \x01(\fR\x05value\x12*\n" +
+	"\x04cond\x18\x04 \x01(\v2\x16.aileron.store.v1.CondR\x04cond\";\n" +
+	"\x04Kind\x12\x14\n" +
+	"\x10KIND_UNSPECIFIED\x10\x00\x12\f\n" +
+	"\bKIND_PUT\x10\x01\x12\x0f\n" +
+	"\vKIND_DELETE\x10\x02\"s\n" +
+	"\x11WriteBatchRequest\x12-\n" +
+	"\x05guard\x18\x01 \x01(\v2\x17.aileron.store.v1.GuardR\x05guard\x12/\n" +
+	"\x06writes\x18\x02 \x03(\v2\x17.aileron.store.v1.WriteR\x06writes\"U\n" +
+	"\vWriteResult\x12\x18\n" +
+	"\aversion\x18\x01 \x01(\tR\aversion\x12\x12\n" +
+	"\x04code\x18\x02 \x01(\rR\x04code\x12\x18\n" +
+	"\amessage\x18\x03 \x01(\tR\amessage\"M\n" +
+	"\x12WriteBatchResponse\x127\n" +
+	"\aresults\x18\x01 \x03(\v2\x1d.aileron.store.v1.WriteResultR\aresults\"\r\n" +
 	"\vPingRequest\"\x0e\n" +
 	"\fPingResponse\" \n" +
 	"\n" +
 	"StoreError\x12\x12\n" +
-	"\x04kind\x18\x01 \x01(\tR\x04kind2\x9f\x04\n" +
+	"\x04kind\x18\x01 \x01(\tR\x04kind2\xf8\x04\n" +
 	"\x05Store\x12T\n" +
 	"\tConfigure\x12\".aileron.store.v1.ConfigureRequest\x1a#.aileron.store.v1.ConfigureResponse\x12]\n" +
 	"\fCapabilities\x12%.aileron.store.v1.CapabilitiesRequest\x1a&.aileron.store.v1.CapabilitiesResponse\x12B\n" +
@@ -974,7 +1339,9 @@ const file_store_proto_rawDesc = "" +
 	"\x03Put\x12\x1c.aileron.store.v1.PutRequest\x1a\x1d.aileron.store.v1.PutResponse\x12K\n" +
 	"\x06Delete\x12\x1f.aileron.store.v1.DeleteRequest\x1a .aileron.store.v1.DeleteResponse\x12E\n" +
 	"\x04List\x12\x1d.aileron.store.v1.ListRequest\x1a\x1e.aileron.store.v1.ListResponse\x12E\n" +
-	"\x04Ping\x12\x1d.aileron.store.v1.PingRequest\x1a\x1e.aileron.store.v1.PingResponseB:Z8github.com/ALRubinger/aileron-store/sdk/internal/storepbb\x06proto3"
+	"\x04Ping\x12\x1d.aileron.store.v1.PingRequest\x1a\x1e.aileron.store.v1.PingResponse\x12W\n" +
+	"\n" +
+	"WriteBatch\x12#.aileron.store.v1.WriteBatchRequest\x1a$.aileron.store.v1.WriteBatchResponseB:Z8github.com/ALRubinger/aileron-store/sdk/internal/storepbb\x06proto3"
 
 var (
 	file_store_proto_rawDescOnce sync.Once
@@ -988,56 +1355,69 @@ func file_store_proto_rawDescGZIP() []byte {
 	return file_store_proto_rawDescData
 }
 
-var file_store_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_store_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
+var file_store_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
+var file_store_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
 var file_store_proto_goTypes = []any{
 	(Cond_Mode)(0),               // 0: aileron.store.v1.Cond.Mode
-	(*ConfigureRequest)(nil),     // 1: aileron.store.v1.ConfigureRequest
-	(*ConfigureResponse)(nil),    // 2: aileron.store.v1.ConfigureResponse
-	(*CapabilitiesRequest)(nil),  // 3: aileron.store.v1.CapabilitiesRequest
-	(*CapabilitiesResponse)(nil), // 4: aileron.store.v1.CapabilitiesResponse
-	(*Cond)(nil),                 // 5: aileron.store.v1.Cond
-	(*GetRequest)(nil),           // 6: aileron.store.v1.GetRequest
-	(*GetResponse)(nil),          // 7: aileron.store.v1.GetResponse
-	(*PutRequest)(nil),           // 8: aileron.store.v1.PutRequest
-	(*PutResponse)(nil),          // 9: aileron.store.v1.PutResponse
-	(*DeleteRequest)(nil),        // 10: aileron.store.v1.DeleteRequest
-	(*DeleteResponse)(nil),       // 11: aileron.store.v1.DeleteResponse
-	(*ListRequest)(nil),          // 12: aileron.store.v1.ListRequest
-	(*Entry)(nil),                // 13: aileron.store.v1.Entry
-	(*ListResponse)(nil),         // 14: aileron.store.v1.ListResponse
-	(*PingRequest)(nil),          // 15: aileron.store.v1.PingRequest
-	(*PingResponse)(nil),         // 16: aileron.store.v1.PingResponse
-	(*StoreError)(nil),           // 17: aileron.store.v1.StoreError
-	nil,                          // 18: aileron.store.v1.ConfigureRequest.ConfigEntry
-	nil,                          // 19: aileron.store.v1.CapabilitiesResponse.ReportEntry
+	(Write_Kind)(0),              // 1: aileron.store.v1.Write.Kind
+	(*ConfigureRequest)(nil),     // 2: aileron.store.v1.ConfigureRequest
+	(*ConfigureResponse)(nil),    // 3: aileron.store.v1.ConfigureResponse
+	(*CapabilitiesRequest)(nil),  // 4: aileron.store.v1.CapabilitiesRequest
+	(*CapabilitiesResponse)(nil), // 5: aileron.store.v1.CapabilitiesResponse
+	(*Cond)(nil),                 // 6: aileron.store.v1.Cond
+	(*GetRequest)(nil),           // 7: aileron.store.v1.GetRequest
+	(*GetResponse)(nil),          // 8: aileron.store.v1.GetResponse
+	(*PutRequest)(nil),           // 9: aileron.store.v1.PutRequest
+	(*PutResponse)(nil),          // 10: aileron.store.v1.PutResponse
+	(*DeleteRequest)(nil),        // 11: aileron.store.v1.DeleteRequest
+	(*DeleteResponse)(nil),       // 12: aileron.store.v1.DeleteResponse
+	(*ListRequest)(nil),          // 13: aileron.store.v1.ListRequest
+	(*Entry)(nil),                // 14: aileron.store.v1.Entry
+	(*ListResponse)(nil),         // 15: aileron.store.v1.ListResponse
+	(*Guard)(nil),                // 16: aileron.store.v1.Guard
+	(*Write)(nil),                // 17: aileron.store.v1.Write
+	(*WriteBatchRequest)(nil),    // 18: aileron.store.v1.WriteBatchRequest
+	(*WriteResult)(nil),          // 19: aileron.store.v1.WriteResult
+	(*WriteBatchResponse)(nil),   // 20: aileron.store.v1.WriteBatchResponse
+	(*PingRequest)(nil),          // 21: aileron.store.v1.PingRequest
+	(*PingResponse)(nil),         // 22: aileron.store.v1.PingResponse
+	(*StoreError)(nil),           // 23: aileron.store.v1.StoreError
+	nil,                          // 24: aileron.store.v1.ConfigureRequest.ConfigEntry
+	nil,                          // 25: aileron.store.v1.CapabilitiesResponse.ReportEntry
 }
 var file_store_proto_depIdxs = []int32{
-	18, // 0: aileron.store.v1.ConfigureRequest.config:type_name -> aileron.store.v1.ConfigureRequest.ConfigEntry
-	19, // 1: aileron.store.v1.CapabilitiesResponse.report:type_name -> aileron.store.v1.CapabilitiesResponse.ReportEntry
+	24, // 0: aileron.store.v1.ConfigureRequest.config:type_name -> aileron.store.v1.ConfigureRequest.ConfigEntry
+	25, // 1: aileron.store.v1.CapabilitiesResponse.report:type_name -> aileron.store.v1.CapabilitiesResponse.ReportEntry
 	0,  // 2: aileron.store.v1.Cond.mode:type_name -> aileron.store.v1.Cond.Mode
-	5,  // 3: aileron.store.v1.PutRequest.cond:type_name -> aileron.store.v1.Cond
-	5,  // 4: aileron.store.v1.DeleteRequest.cond:type_name -> aileron.store.v1.Cond
-	13, // 5: aileron.store.v1.ListResponse.entries:type_name -> aileron.store.v1.Entry
-	1,  // 6: aileron.store.v1.Store.Configure:input_type -> aileron.store.v1.ConfigureRequest
-	3,  // 7: aileron.store.v1.Store.Capabilities:input_type -> aileron.store.v1.CapabilitiesRequest
-	6,  // 8: aileron.store.v1.Store.Get:input_type -> aileron.store.v1.GetRequest
-	8,  // 9: aileron.store.v1.Store.Put:input_type -> aileron.store.v1.PutRequest
-	10, // 10: aileron.store.v1.Store.Delete:input_type -> aileron.store.v1.DeleteRequest
-	12, // 11: aileron.store.v1.Store.List:input_type -> aileron.store.v1.ListRequest
-	15, // 12: aileron.store.v1.Store.Ping:input_type -> aileron.store.v1.PingRequest
-	2,  // 13: aileron.store.v1.Store.Configure:output_type -> aileron.store.v1.ConfigureResponse
-	4,  // 14: aileron.store.v1.Store.Capabilities:output_type -> aileron.store.v1.CapabilitiesResponse
-	7,  // 15: aileron.store.v1.Store.Get:output_type -> aileron.store.v1.GetResponse
-	9,  // 16: aileron.store.v1.Store.Put:output_type -> aileron.store.v1.PutResponse
-	11, // 17: aileron.store.v1.Store.Delete:output_type -> aileron.store.v1.DeleteResponse
-	14, // 18: aileron.store.v1.Store.List:output_type -> aileron.store.v1.ListResponse
-	16, // 19: aileron.store.v1.Store.Ping:output_type -> aileron.store.v1.PingResponse
-	13, // [13:20] is the sub-list for method output_type
-	6,  // [6:13] is the sub-list for method input_type
-	6,  // [6:6] is the sub-list for extension type_name
-	6,  // [6:6] is the sub-list for extension extendee
-	0,  // [0:6] is the sub-list for field type_name
+	6,  // 3: aileron.store.v1.PutRequest.cond:type_name -> aileron.store.v1.Cond
+	6,  // 4: aileron.store.v1.DeleteRequest.cond:type_name -> aileron.store.v1.Cond
+	14, // 5: aileron.store.v1.ListResponse.entries:type_name -> aileron.store.v1.Entry
+	1,  // 6: aileron.store.v1.Write.kind:type_name -> aileron.store.v1.Write.Kind
+	6,  // 7: aileron.store.v1.Write.cond:type_name -> aileron.store.v1.Cond
+	16, // 8: aileron.store.v1.WriteBatchRequest.guard:type_name -> aileron.store.v1.Guard
+	17, // 9: aileron.store.v1.WriteBatchRequest.writes:type_name -> aileron.store.v1.Write
+	19, // 10: aileron.store.v1.WriteBatchResponse.results:type_name -> aileron.store.v1.WriteResult
+	2,  // 11: aileron.store.v1.Store.Configure:input_type -> aileron.store.v1.ConfigureRequest
+	4,  // 12: aileron.store.v1.Store.Capabilities:input_type -> aileron.store.v1.CapabilitiesRequest
+	7,  // 13: aileron.store.v1.Store.Get:input_type -> aileron.store.v1.GetRequest
+	9,  // 14: aileron.store.v1.Store.Put:input_type -> aileron.store.v1.PutRequest
+	11, // 15: aileron.store.v1.Store.Delete:input_type -> aileron.store.v1.DeleteRequest
+	13, // 16: aileron.store.v1.Store.List:input_type -> aileron.store.v1.ListRequest
+	21, // 17: aileron.store.v1.Store.Ping:input_type -> aileron.store.v1.PingRequest
+	18, // 18: aileron.store.v1.Store.WriteBatch:input_type -> aileron.store.v1.WriteBatchRequest
+	3,  // 19: aileron.store.v1.Store.Configure:output_type -> aileron.store.v1.ConfigureResponse
+	5,  // 20: aileron.store.v1.Store.Capabilities:output_type -> aileron.store.v1.CapabilitiesResponse
+	8,  // 21: aileron.store.v1.Store.Get:output_type -> aileron.store.v1.GetResponse
+	10, // 22: aileron.store.v1.Store.Put:output_type -> aileron.store.v1.PutResponse
+	12, // 23: aileron.store.v1.Store.Delete:output_type -> aileron.store.v1.DeleteResponse
+	15, // 24: aileron.store.v1.Store.List:output_type -> aileron.store.v1.ListResponse
+	22, // 25: aileron.store.v1.Store.Ping:output_type -> aileron.store.v1.PingResponse
+	20, // 26: aileron.store.v1.Store.WriteBatch:output_type -> aileron.store.v1.WriteBatchResponse
+	19, // [19:27] is the sub-list for method output_type
+	11, // [11:19] is the sub-list for method input_type
+	11, // [11:11] is the sub-list for extension type_name
+	11, // [11:11] is the sub-list for extension extendee
+	0,  // [0:11] is the sub-list for field type_name
 }
 
 func init() { file_store_proto_init() }
@@ -1050,8 +1430,8 @@ func file_store_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_store_proto_rawDesc), len(file_store_proto_rawDesc)),
-			NumEnums:      1,
-			NumMessages:   19,
+			NumEnums:      2,
+			NumMessages:   24,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

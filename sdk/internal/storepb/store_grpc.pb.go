@@ -1,6 +1,9 @@
 // The wire protocol between the aileron-store host and a storage plugin.
-// Protocol version 1 (negotiated by go-plugin's VersionedPlugins). Types here
-// never appear in the public Go API of package sdk.
+// Protocol versions (negotiated by go-plugin's VersionedPlugins):
+//   1: Configure, Capabilities, Get, Put, Delete, List, Ping.
+//   2: adds WriteBatch and CapabilitiesResponse.atomic_guard; everything of
+//      version 1 is unchanged, so one server serves both.
+// Types here never appear in the public Go API of package sdk.
 //
 // Regenerate with: go generate ./sdk/internal/storepb  (see gen.go)
 
@@ -32,6 +35,7 @@ const (
 	Store_Delete_FullMethodName       = "/aileron.store.v1.Store/Delete"
 	Store_List_FullMethodName         = "/aileron.store.v1.Store/List"
 	Store_Ping_FullMethodName         = "/aileron.store.v1.Store/Ping"
+	Store_WriteBatch_FullMethodName   = "/aileron.store.v1.Store/WriteBatch"
 )
 
 // StoreClient is the client API for Store service.
@@ -48,6 +52,9 @@ type StoreClient interface {
 	List(ctx context.Context, in *ListRequest, opts ...grpc.CallOption) (*ListResponse, error)
 	// Ping is an empty round trip: liveness, and the IPC floor for benchmarks.
 	Ping(ctx context.Context, in *PingRequest, opts ...grpc.CallOption) (*PingResponse, error)
+	// WriteBatch (protocol 2) applies many conditional writes under an
+	// optional guard in one call; each write has its own outcome.
+	WriteBatch(ctx context.Context, in *WriteBatchRequest, opts ...grpc.CallOption) (*WriteBatchResponse, error)
 }
 
 type storeClient struct {
@@ -128,6 +135,16 @@ func (c *storeClient) Ping(ctx context.Context, in *PingRequest, opts ...grpc.Ca
 	return out, nil
 }
 
+func (c *storeClient) WriteBatch(ctx context.Context, in *WriteBatchRequest, opts ...grpc.CallOption) (*WriteBatchResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(WriteBatchResponse)
+	err := c.cc.Invoke(ctx, Store_WriteBatch_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // StoreServer is the server API for Store service.
 // All implementations must embed UnimplementedStoreServer
 // for forward compatibility.
@@ -142,6 +159,9 @@ type StoreServer interface {
 	List(context.Context, *ListRequest) (*ListResponse, error)
 	// Ping is an empty round trip: liveness, and the IPC floor for benchmarks.
 	Ping(context.Context, *PingRequest) (*PingResponse, error)
+	// WriteBatch (protocol 2) applies many conditional writes under an
+	// optional guard in one call; each write has its own outcome.
+	WriteBatch(context.Context, *WriteBatchRequest) (*WriteBatchResponse, error)
 	mustEmbedUnimplementedStoreServer()
 }
 
@@ -172,6 +192,9 @@ func (UnimplementedStoreServer) List(context.Context, *ListRequest) (*ListRespon
 }
 func (UnimplementedStoreServer) Ping(context.Context, *PingRequest) (*PingResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Ping not implemented")
+}
+func (UnimplementedStoreServer) WriteBatch(context.Context, *WriteBatchRequest) (*WriteBatchResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method WriteBatch not implemented")
 }
 func (UnimplementedStoreServer) mustEmbedUnimplementedStoreServer() {}
 func (UnimplementedStoreServer) testEmbeddedByValue()               {}
@@ -320,6 +343,24 @@ func _Store_Ping_Handler(srv interface{}, ctx context.Context, dec func(interfac
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Store_WriteBatch_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(WriteBatchRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(StoreServer).WriteBatch(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Store_WriteBatch_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(StoreServer).WriteBatch(ctx, req.(*WriteBatchRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Store_ServiceDesc is the grpc.ServiceDesc for Store service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -354,6 +395,10 @@ var Store_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Ping",
 			Handler:    _Store_Ping_Handler,
+		},
+		{
+			MethodName: "WriteBatch",
+			Handler:    _Store_WriteBatch_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

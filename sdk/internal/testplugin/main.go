@@ -11,6 +11,9 @@
 //	Get "env/<NAME>"        returns the environment variable NAME, or not-found
 //	Configure {"fail": F}   refuses the config naming field F
 //	Configure {"log": M}    logs M at info level to stderr (for the host's log)
+//	Configure {"batch": "emulated"}
+//	                        serves a Store that is not an sdk.Batcher, so
+//	                        Serve emulates WriteBatch in the plugin process
 //	Configure {"report": N} reports N entries r00..r(N-1) in Capabilities().Report,
 //	                        each of 600 bytes ("x" repeated), plus "mode": "test"
 package main
@@ -93,8 +96,14 @@ func factory(_ context.Context, config map[string]string) (sdk.Store, error) {
 			st.report[fmt.Sprintf("r%02d", i)] = strings.Repeat("x", 600)
 		}
 	}
+	if config["batch"] == "emulated" {
+		return plain{st}, nil
+	}
 	return st, nil
 }
+
+// plain hides every method beyond sdk.Store (WriteBatch, Capabilities).
+type plain struct{ sdk.Store }
 
 var logger = hclog.New(&hclog.LoggerOptions{Output: os.Stderr, JSONFormat: true, Level: hclog.Info})
 
