@@ -94,8 +94,7 @@ func (a *App) serveUnlock(e *core.Engine) serve.UnlockFunc {
 		if err != nil {
 			return nil, fmt.Errorf("identity %q: %w", identity, err)
 		}
-		var v *core.Vault
-		err = retryConflict(ctx, func() (err error) { v, err = e.Unlock(ctx, vault, id); return err })
+		v, err := e.Unlock(ctx, vault, id)
 		if err != nil {
 			id.Wipe()
 			return nil, fmt.Errorf("vault %q: %w", vault, err)
