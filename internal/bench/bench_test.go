@@ -83,3 +83,25 @@ func TestOpenRawErrors(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkFloor is the bare gRPC call the ping workload compares the plugin
+// Ping with (sdk's BenchmarkPing): a process of its own over a unix socket,
+// without go-plugin, without and with mutual TLS.
+func BenchmarkFloor(b *testing.B) {
+	ctx := context.Background()
+	floor, err := bench.StartFloor(ctx, testenv.Binary(b, benchBinary), bench.FloorArg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer floor.Close()
+	for name, call := range map[string]func(context.Context) error{"bare": floor.Bare, "mtls": floor.BareTLS} {
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := call(ctx); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
