@@ -53,8 +53,10 @@ func TestBenchCommandAllBackends(t *testing.T) {
 		// backend (fake-gcs-server slows down with the object count, which
 		// says nothing about the plugin).
 		n := envOr("AILERON_BENCH_N_"+strings.ToUpper(backend), envOr("AILERON_BENCH_N", "10000"))
-		return []string{"--n", n, "--ops", envOr("AILERON_BENCH_OPS", "5000"), "--concurrency", envOr("AILERON_BENCH_CONCURRENCY", "1,8"),
-			"--workload", envOr("AILERON_BENCH_WORKLOADS", strings.Join(Workloads, ","))}
+		// AILERON_BENCH_ARGS adds flags, e.g. --cpuprofile FILE (the
+		// plugin's profile: AILERON_STORE_PLUGIN_CPUPROFILE=FILE).
+		return append([]string{"--n", n, "--ops", envOr("AILERON_BENCH_OPS", "5000"), "--concurrency", envOr("AILERON_BENCH_CONCURRENCY", "1,8"),
+			"--workload", envOr("AILERON_BENCH_WORKLOADS", strings.Join(Workloads, ","))}, strings.Fields(os.Getenv("AILERON_BENCH_ARGS"))...)
 	}
 	configs := backendConfigs(t)
 	names := make([]string, 0, len(configs))
