@@ -6,13 +6,14 @@ import (
 	"testing"
 
 	"github.com/ALRubinger/aileron-store/internal/bench"
+	"github.com/ALRubinger/aileron-store/internal/bench/floor"
 	"github.com/ALRubinger/aileron-store/internal/bench/rawclient"
 	"github.com/ALRubinger/aileron-store/internal/testenv"
 	"github.com/ALRubinger/aileron-store/sdk"
 )
 
 // benchBinary is the bench binary: the floor process is the bench binary
-// re-executed with FloorArg.
+// re-executed with floor.Arg.
 const benchBinary = "./cmd/aileron-store-host/aileron-store-bench"
 
 // Every workload runs over the real fs plugin process with the raw file
@@ -32,13 +33,13 @@ func TestRunAllWorkloadsOverFSPlugin(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer raw.Close()
-	floor, err := bench.StartFloor(ctx, testenv.Binary(t, benchBinary), bench.FloorArg)
+	fl, err := floor.Start(ctx, testenv.Binary(t, benchBinary), floor.Arg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer floor.Close()
+	defer fl.Close()
 	var got []bench.Result
-	err = bench.Run(ctx, bench.Env{Store: c, Ping: c.Ping, Floor: floor, Raw: raw, StateDir: t.TempDir()},
+	err = bench.Run(ctx, bench.Env{Store: c, Ping: c.Ping, Floor: fl, Raw: raw, StateDir: t.TempDir()},
 		bench.Params{Backend: "fs", N: 30, Concurrency: 2, Limits: bench.Limits{Ops: 60}, ValueSize: 256},
 		func(r bench.Result) { got = append(got, r) })
 	if err != nil {
@@ -89,12 +90,12 @@ func TestOpenRawErrors(t *testing.T) {
 // without go-plugin, without and with mutual TLS.
 func BenchmarkFloor(b *testing.B) {
 	ctx := context.Background()
-	floor, err := bench.StartFloor(ctx, testenv.Binary(b, benchBinary), bench.FloorArg)
+	fl, err := floor.Start(ctx, testenv.Binary(b, benchBinary), floor.Arg)
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer floor.Close()
-	for name, call := range map[string]func(context.Context) error{"bare": floor.Bare, "mtls": floor.BareTLS} {
+	defer fl.Close()
+	for name, call := range map[string]func(context.Context) error{"bare": fl.Bare, "mtls": fl.BareTLS} {
 		b.Run(name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {

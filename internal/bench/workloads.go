@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/ALRubinger/aileron-store/core"
+	"github.com/ALRubinger/aileron-store/internal/bench/floor"
 	"github.com/ALRubinger/aileron-store/sdk"
 )
 
@@ -33,9 +34,9 @@ type Env struct {
 	// Ping makes one empty round trip to the same plugin process (the IPC
 	// floor); nil when Store is in process.
 	Ping func(ctx context.Context) error
-	// Floor is a bare gRPC server in a process of its own (see StartFloor):
+	// Floor is a bare gRPC server in a process of its own (see floor.Start):
 	// the ping workload's baseline. Nil skips the ping workload's baseline.
-	Floor *Floor
+	Floor *floor.Floor
 	// Raw is the backend's own client, for the baselines.
 	Raw Raw
 	// StateDir holds the engine's rollback pins for the run.

@@ -14,7 +14,7 @@ import (
 
 	"github.com/ALRubinger/aileron-store/cmd/aileron-store-host/internal/cli"
 	"github.com/ALRubinger/aileron-store/cmd/aileron-store-host/internal/plugins"
-	"github.com/ALRubinger/aileron-store/internal/bench"
+	"github.com/ALRubinger/aileron-store/internal/bench/floor"
 	"github.com/ALRubinger/aileron-store/internal/bench/rawclient"
 	"github.com/ALRubinger/aileron-store/plugins/fs"
 	"github.com/ALRubinger/aileron-store/sdk"
@@ -26,8 +26,8 @@ func main() {
 		case plugins.BuiltinArg:
 			sdk.Serve(fs.New, &sdk.ServeOptions{Name: "aileron-store-fs"})
 			return
-		case bench.FloorArg:
-			if err := bench.ServeFloor(); err != nil {
+		case floor.Arg:
+			if err := floor.Serve(); err != nil {
 				os.Stderr.WriteString(err.Error() + "\n")
 				os.Exit(1)
 			}

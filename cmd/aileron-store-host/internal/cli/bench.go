@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ALRubinger/aileron-store/internal/bench"
+	"github.com/ALRubinger/aileron-store/internal/bench/floor"
 )
 
 // benchMovedCmd is what is left of the bench in the host: a pointer to the
@@ -106,11 +107,11 @@ The table ends with the performance targets this run allows checking.`,
 				return &backendError{backend: b.name, err: err}
 			}
 			defer raw.Close()
-			floor, err := bench.StartFloor(ctx, a.HostPath, bench.FloorArg)
+			fl, err := floor.Start(ctx, a.HostPath, floor.Arg)
 			if err != nil {
 				return err
 			}
-			defer floor.Close()
+			defer fl.Close()
 			if cpuProfile != "" {
 				f, err := os.Create(cpuProfile)
 				if err != nil {
@@ -137,7 +138,7 @@ The table ends with the performance targets this run allows checking.`,
 					Limits:   bench.Limits{Ops: ops, Duration: duration},
 					Progress: func(format string, args ...any) { a.logger().Info("bench: " + fmt.Sprintf(format, args...)) },
 				}
-				err := bench.Run(ctx, bench.Env{Store: b.client, Ping: b.client.Ping, Floor: floor, Raw: raw, StateDir: state}, p, func(r bench.Result) {
+				err := bench.Run(ctx, bench.Env{Store: b.client, Ping: b.client.Ping, Floor: fl, Raw: raw, StateDir: state}, p, func(r bench.Result) {
 					results = append(results, r)
 					if asJSON {
 						enc.Encode(r)

@@ -1,4 +1,7 @@
-package bench
+// Package floor is the bench's bare gRPC floor: a server in a process of its
+// own, reached over a unix socket without go-plugin, with and without mutual
+// TLS, to compare the plugin's empty call with.
+package floor
 
 import (
 	"bufio"
@@ -28,9 +31,9 @@ import (
 	"google.golang.org/protobuf/types/known/emptypb"
 )
 
-// FloorArg is the argument with which the bench binary re-executes itself as
-// the bare gRPC server of the floor measurement (see StartFloor).
-const FloorArg = "__bench-floor"
+// Arg is the argument with which the bench binary re-executes itself as
+// the bare gRPC server of the floor measurement (see Start).
+const Arg = "__bench-floor"
 
 // The floor service: one unary method with empty messages, the same shape
 // as the plugin's Ping, registered without generated code.
@@ -66,29 +69,21 @@ const (
 	floorTLSSock   = "tls.sock"
 )
 
-// ServeFloor runs the floor server process: it reads its setup from stdin,
+// Serve runs the floor server process: it reads its setup from stdin,
 // serves the floor service on two unix sockets in the setup's directory, one
 // plain and one with mutual TLS (certificates as go-plugin's AutoMTLS makes
 // them), prints "ready" on stdout, and returns when its stdin closes (the
 // bench finished or died).
-func ServeFloor() error {
+func Serve() error {
 	in := bufio.NewReader(os.Stdin)
 	line, err := in.ReadBytes('\n')
 	if err != nil {
 		return fmt.Errorf("floor: reading setup: %w", err)
 	}
-	var s floorSetup
-	if err := json.Unmarshal(line, &s); err != nil {
-		return fmt.Errorf("floor: setup: %w", err)
-	}
-	cert, err := tls.X509KeyPair(s.ServerCert, s.ServerKey)
-	clear(s.ServerKey)
+	s, cert, clients, err := parseFloorSetup(line)
+	clear(line)
 	if err != nil {
-		return fmt.Errorf("floor: server certificate: %w", err)
-	}
-	clients := x509.NewCertPool()
-	if !clients.AppendCertsFromPEM(s.ClientCert) {
-		return errors.New("floor: client certificate: no PEM certificate")
+		return err
 	}
 	plainL, err := listenOwnerOnly(filepath.Join(s.Dir, floorPlainSock))
 	if err != nil {
@@ -117,6 +112,29 @@ func ServeFloor() error {
 	return nil
 }
 
+// parseFloorSetup decodes the setup line the bench sends: the socket
+// directory, the server's certificate and key, and the one client
+// certificate to accept.
+func parseFloorSetup(line []byte) (floorSetup, tls.Certificate, *x509.CertPool, error) {
+	var s floorSetup
+	if err := json.Unmarshal(line, &s); err != nil {
+		return floorSetup{}, tls.Certificate{}, nil, fmt.Errorf("floor: setup: %w", err)
+	}
+	defer clear(s.ServerKey)
+	if s.Dir == "" || !filepath.IsAbs(s.Dir) {
+		return floorSetup{}, tls.Certificate{}, nil, fmt.Errorf("floor: setup field \"dir\": want an absolute path, got %q", s.Dir)
+	}
+	cert, err := tls.X509KeyPair(s.ServerCert, s.ServerKey)
+	if err != nil {
+		return floorSetup{}, tls.Certificate{}, nil, fmt.Errorf("floor: setup field \"server_cert\"/\"server_key\": %w", err)
+	}
+	clients := x509.NewCertPool()
+	if !clients.AppendCertsFromPEM(s.ClientCert) {
+		return floorSetup{}, tls.Certificate{}, nil, errors.New("floor: setup field \"client_cert\": no PEM certificate")
+	}
+	return s, cert, clients, nil
+}
+
 func listenOwnerOnly(path string) (net.Listener, error) {
 	l, err := net.Listen("unix", path)
 	if err != nil {
@@ -140,9 +158,9 @@ type Floor struct {
 	processError error
 }
 
-// StartFloor starts the floor server (the program exe with args, which must
-// call ServeFloor) and connects to it. Close stops it.
-func StartFloor(ctx context.Context, exe string, args ...string) (*Floor, error) {
+// Start starts the floor server (the program exe with args, which must
+// call Serve) and connects to it. Close stops it.
+func Start(ctx context.Context, exe string, args ...string) (*Floor, error) {
 	dir, err := os.MkdirTemp("", "aileron-bench-floor-")
 	if err != nil {
 		return nil, fmt.Errorf("floor: %w", err)
