@@ -8,7 +8,7 @@ PLUGINS := $(notdir $(wildcard plugins/*))
 ## build: the host and every plugin binary into bin/
 build:
 	@mkdir -p $(BIN)
-	$(GO) build -o $(BIN)/ ./cmd/aileron-store-host
+	$(GO) build -o $(BIN)/ ./cmd/aileron-store-host ./cmd/aileron-store-host/aileron-store-bench
 	@for p in $(PLUGINS); do \
 	  if [ -d plugins/$$p/cmd/aileron-store-$$p ]; then \
 	    $(GO) build -o $(BIN)/ ./plugins/$$p/cmd/aileron-store-$$p || exit 1; \

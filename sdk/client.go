@@ -140,7 +140,9 @@ func (c *Client) start(ctx context.Context) error {
 		StartTimeout:     c.opts.StartTimeout,
 		Logger:           c.log.Named(c.name),
 		GRPCDialOptions: []grpc.DialOption{grpc.WithDefaultCallOptions(
-			grpc.MaxCallRecvMsgSize(maxMessageSize), grpc.MaxCallSendMsgSize(maxMessageSize))},
+			grpc.MaxCallRecvMsgSize(maxMessageSize), grpc.MaxCallSendMsgSize(maxMessageSize)),
+			// Fixed flow-control windows (see streamWindow).
+			grpc.WithInitialWindowSize(streamWindow), grpc.WithInitialConnWindowSize(connWindow)},
 	}
 	if c.opts.Reattach != "" {
 		rc, err := parseReattach(c.opts.Reattach)

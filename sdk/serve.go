@@ -63,6 +63,7 @@ func Serve(factory Factory, opts *ServeOptions) {
 		VersionedPlugins: versionedPlugins(srv),
 		GRPCServer: func(o []grpc.ServerOption) *grpc.Server {
 			o = append(o, grpc.MaxRecvMsgSize(maxMessageSize), grpc.MaxSendMsgSize(maxMessageSize),
+				grpc.InitialWindowSize(streamWindow), grpc.InitialConnWindowSize(connWindow),
 				// Serve calls on a pool of long-lived goroutines: a fresh
 				// goroutine per call spent ~14% of a busy plugin's CPU growing
 				// its stack (profile of fs get with 8 clients).

@@ -29,6 +29,16 @@ const (
 	// MaxValueSize plus framing fits with room to spare, and a list page is
 	// cut to listPageBudget bytes of values before it is sent.
 	maxMessageSize = 16 << 20
+	// streamWindow and connWindow are the HTTP/2 flow-control windows of
+	// the plugin connection, per call and in all, set on both sides. Setting
+	// them turns off gRPC's bandwidth-delay estimation, which otherwise sends
+	// a PING frame and reads its ack on the back of calls: an extra frame
+	// each way, two wake-ups per call on a local socket where the
+	// bandwidth-delay product is tiny (docs/benchmarks.md, "The floor"). A
+	// message larger than the stream window still flows, in window-sized
+	// steps.
+	streamWindow   = 4 << 20
+	connWindow     = 16 << 20
 	listPageBudget = 8 << 20
 )
 

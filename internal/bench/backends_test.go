@@ -31,13 +31,13 @@ func backendConfigs(t *testing.T) map[string]map[string]string {
 	}
 }
 
-// The bench command runs every workload on every backend through the real
-// host binary and plugin binaries, and prints complete JSON. With
+// The bench binary runs every workload on every backend through the real
+// plugin binaries, and prints complete JSON and every target. With
 // AILERON_BENCH_FULL=1 it makes the longer run whose table goes into
 // docs/benchmarks.md (written to $AILERON_BENCH_OUT when set).
 func TestBenchCommandAllBackends(t *testing.T) {
 	pluginDir := t.TempDir()
-	host := testenv.Binary(t, "./cmd/aileron-store-host")
+	benchBin := testenv.Binary(t, "./cmd/aileron-store-host/aileron-store-bench")
 	for _, p := range []string{"fs", "s3", "gcs", "postgres"} {
 		bin := testenv.Binary(t, "./plugins/"+p+"/cmd/aileron-store-"+p)
 		if err := os.Symlink(bin, filepath.Join(pluginDir, filepath.Base(bin))); err != nil {
@@ -53,8 +53,10 @@ func TestBenchCommandAllBackends(t *testing.T) {
 		// backend (fake-gcs-server slows down with the object count, which
 		// says nothing about the plugin).
 		n := envOr("AILERON_BENCH_N_"+strings.ToUpper(backend), envOr("AILERON_BENCH_N", "10000"))
-		return []string{"--n", n, "--ops", envOr("AILERON_BENCH_OPS", "5000"), "--concurrency", envOr("AILERON_BENCH_CONCURRENCY", "1,8"),
-			"--workload", envOr("AILERON_BENCH_WORKLOADS", strings.Join(Workloads, ","))}
+		// AILERON_BENCH_ARGS adds flags, e.g. --cpuprofile FILE (the
+		// plugin's profile: AILERON_STORE_PLUGIN_CPUPROFILE=FILE).
+		return append([]string{"--n", n, "--ops", envOr("AILERON_BENCH_OPS", "5000"), "--concurrency", envOr("AILERON_BENCH_CONCURRENCY", "1,8"),
+			"--workload", envOr("AILERON_BENCH_WORKLOADS", strings.Join(Workloads, ","))}, strings.Fields(os.Getenv("AILERON_BENCH_ARGS"))...)
 	}
 	configs := backendConfigs(t)
 	names := make([]string, 0, len(configs))
@@ -78,7 +80,7 @@ func TestBenchCommandAllBackends(t *testing.T) {
 			// refuses an existing one that others can read, as t.TempDir is).
 			home := filepath.Join(t.TempDir(), "home")
 			args := argsFor(name)
-			cmd := exec.Command(host, append([]string{"--config", cfgFile, "--home", home, "bench", "--json"}, args...)...)
+			cmd := exec.Command(benchBin, append([]string{"--config", cfgFile, "--home", home, "--json"}, args...)...)
 			var stderr bytes.Buffer
 			cmd.Stderr = &stderr
 			start := time.Now()
@@ -118,12 +120,33 @@ func TestBenchCommandAllBackends(t *testing.T) {
 				if r.Backend != name || r.Ops <= 0 || r.OpsPerSec <= 0 || r.P50us <= 0 || r.BaselineP50us <= 0 || r.PeakRSSBytes <= 0 {
 					t.Errorf("incomplete result on %s: %+v", name, r)
 				}
-				if (r.Workload == "get" || r.Workload == "put") && r.IPCFloorP50us <= 0 {
+				if (r.Workload == "ping" || r.Workload == "get" || r.Workload == "put") && r.IPCFloorP50us <= 0 {
 					t.Errorf("%s/%s: no IPC floor", name, r.Workload)
 				}
+				if r.Workload == "ping" && r.TLSFloorP50us <= 0 {
+					t.Errorf("%s/ping: no bare gRPC floor with mutual TLS", name)
+				}
+				if (r.Workload == "get" || r.Workload == "put" || r.Workload == "revoke") && r.CallsPerOp < 1 {
+					t.Errorf("%s/%s: %.2f Store calls per operation", name, r.Workload, r.CallsPerOp)
+				}
 			}
-			if len(targets) == 0 {
-				t.Errorf("no targets evaluated on %s", name)
+			// Every target of issue 15 that the run's workloads allow is
+			// reported: the ping floor, put's added latency and round trips,
+			// the revoke against raw read+write+delete.
+			seen := map[string]bool{}
+			for _, tg := range targets {
+				for _, kind := range []string{"/ping c=", "/put c=", "round trips per put", "/revoke n=", "raw read+write+delete"} {
+					if strings.Contains(tg.Name, kind) {
+						seen[kind] = true
+					}
+				}
+			}
+			if !full {
+				for _, kind := range []string{"/ping c=", "/put c=", "round trips per put", "/revoke n=", "raw read+write+delete"} {
+					if !seen[kind] {
+						t.Errorf("%s: no target %q reported", name, kind)
+					}
+				}
 			}
 			if full {
 				// Appended per backend, so a long run keeps what it measured.
@@ -153,12 +176,12 @@ func envOr(k, def string) string {
 // writeReport appends a markdown table of one backend's run.
 func writeReport(w *bytes.Buffer, backend string, results []Result, targets []Target) {
 	fmt.Fprintf(w, "\n### %s\n\n", backend)
-	fmt.Fprintln(w, "| workload | n | conc | ops | ops/s | p50 us | p99 us | peak RSS MiB | baseline ops/s | baseline p50 us | IPC floor p50 us | ratio p50 | ratio ops |")
-	fmt.Fprintln(w, "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+	fmt.Fprintln(w, "| workload | n | conc | ops | ops/s | p50 us | p99 us | peak RSS MiB | baseline ops/s | baseline p50 us | IPC floor p50 us | ratio p50 | ratio ops | calls/op |")
+	fmt.Fprintln(w, "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
 	for _, r := range results {
-		fmt.Fprintf(w, "| %s | %d | %d | %d | %.0f | %.1f | %.1f | %.1f | %.0f | %.1f | %.1f | %.2f | %.2f |\n",
+		fmt.Fprintf(w, "| %s | %d | %d | %d | %.0f | %.1f | %.1f | %.1f | %.0f | %.1f | %.1f | %.2f | %.2f | %.2f |\n",
 			r.Workload, r.N, r.Concurrency, r.Ops, r.OpsPerSec, r.P50us, r.P99us, float64(r.PeakRSSBytes)/(1<<20),
-			r.BaselineOpsPerSec, r.BaselineP50us, r.IPCFloorP50us, r.RatioP50, r.RatioOps)
+			r.BaselineOpsPerSec, r.BaselineP50us, r.IPCFloorP50us, r.RatioP50, r.RatioOps, r.CallsPerOp)
 	}
 	fmt.Fprintln(w)
 	for _, tg := range targets {

@@ -45,6 +45,15 @@ const maxSamples = 2_000_000
 // returns exact latency percentiles. op gets the global index of the
 // operation. The first error stops the loop and is returned.
 func Loop(ctx context.Context, concurrency int, lim Limits, op func(ctx context.Context, i int) error) (Sample, error) {
+	lat, elapsed, err := loop(ctx, concurrency, lim, op)
+	if err != nil {
+		return Sample{}, err
+	}
+	return Summarize(lat, elapsed), nil
+}
+
+// loop is Loop returning every latency and the elapsed time.
+func loop(ctx context.Context, concurrency int, lim Limits, op func(ctx context.Context, i int) error) ([]time.Duration, time.Duration, error) {
 	if concurrency < 1 {
 		concurrency = 1
 	}
@@ -89,13 +98,13 @@ func Loop(ctx context.Context, concurrency int, lim Limits, op func(ctx context.
 	wg.Wait()
 	elapsed := time.Since(start)
 	if firstErr != nil {
-		return Sample{}, firstErr
+		return nil, 0, firstErr
 	}
 	var got []time.Duration
 	for _, l := range per {
 		got = append(got, l...)
 	}
-	return Summarize(got, elapsed), nil
+	return got, elapsed, nil
 }
 
 // Summarize computes percentiles of latencies measured over elapsed.

@@ -1,17 +1,16 @@
 package bench
 
-import (
-	"context"
-	"fmt"
-)
+import "context"
 
 // Raw is a backend's own client used directly, with no plugin and no crypto:
 // the best a user could do calling the backend by hand. Keys are plain
-// '/'-separated paths under a prefix the bench owns.
+// '/'-separated paths under a prefix the bench owns. The implementations live
+// in package rawclient, which only the bench binary links.
 type Raw interface {
 	Name() string
 	Get(ctx context.Context, key string) ([]byte, error)
 	Put(ctx context.Context, key string, value []byte) error
+	Delete(ctx context.Context, key string) error
 	// List counts the blobs under prefix, reading each value as a listing
 	// that returns values would.
 	List(ctx context.Context, prefix string) (int, error)
@@ -20,19 +19,6 @@ type Raw interface {
 	Close() error
 }
 
-// OpenRaw opens the raw client of backend with the same configuration map
-// the backend's plugin takes.
-func OpenRaw(ctx context.Context, backend string, config map[string]string) (Raw, error) {
-	switch backend {
-	case "fs":
-		return openRawFS(config)
-	case "s3":
-		return openRawS3(ctx, config)
-	case "gcs":
-		return openRawGCS(ctx, config)
-	case "postgres":
-		return openRawPostgres(ctx, config)
-	default:
-		return nil, fmt.Errorf("no raw baseline for backend %q (have fs, s3, gcs, postgres)", backend)
-	}
-}
+// RawOpener opens the raw client of a backend with the configuration map
+// its plugin takes.
+type RawOpener func(ctx context.Context, backend string, config map[string]string) (Raw, error)

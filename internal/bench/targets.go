@@ -2,8 +2,8 @@ package bench
 
 import "fmt"
 
-// Target is one performance target of issue 10 checked against results of
-// one run.
+// Target is one performance target (issues 10 and 15) checked against
+// results of one run.
 type Target struct {
 	Name   string `json:"target"`
 	Met    bool   `json:"met"`
@@ -11,16 +11,26 @@ type Target struct {
 }
 
 // Evaluate checks the performance targets that the given results allow:
+//   - ping: plugin Ping p50 <= 1.3 x bare cross-process gRPC p50
 //   - get and put: added p50 (host p50 - raw p50) <= 1.5 x IPC floor p50 + 10us
+//   - put: plugin round trips per put <= 1 (fs, postgres: the head check
+//     travels with the write), <= 2 on other backends
 //   - get: throughput at concurrency 8 >= 1.6 x at concurrency 1 (when both ran)
 //   - grant: p50 with N credentials <= 1.2 x p50 with 10
-//   - revoke: sweep time <= 1.5 x raw read+write of as many blobs
+//   - revoke: sweep time <= 1.5 x raw read, write and delete of as many blobs
 //   - revoke with N >= 100,000: peak RSS < 256 MiB
 func Evaluate(results []Result) []Target {
 	var out []Target
 	getOps := map[int]float64{}
 	for _, r := range results {
 		switch r.Workload {
+		case "ping":
+			out = append(out, Target{
+				Name: fmt.Sprintf("%s/ping c=%d: plugin Ping p50 <= 1.3 x bare cross-process gRPC p50", r.Backend, r.Concurrency),
+				Met:  r.RatioP50 <= 1.3,
+				Detail: fmt.Sprintf("plugin %.1fus vs bare %.1fus: ratio %.2f; bare with mutual TLS %.1fus (TLS +%.1fus, go-plugin and the SDK's call path +%.1fus)",
+					r.P50us, r.BaselineP50us, r.RatioP50, r.TLSFloorP50us, r.TLSFloorP50us-r.BaselineP50us, r.P50us-r.TLSFloorP50us),
+			})
 		case "get", "put":
 			limit := 1.5*r.IPCFloorP50us + 10
 			out = append(out, Target{
@@ -31,6 +41,17 @@ func Evaluate(results []Result) []Target {
 			if r.Workload == "get" {
 				getOps[r.Concurrency] = r.OpsPerSec
 			}
+			if r.Workload == "put" {
+				limit := 2.0
+				if r.Backend == "fs" || r.Backend == "postgres" {
+					limit = 1
+				}
+				out = append(out, Target{
+					Name:   fmt.Sprintf("%s/put c=%d: plugin round trips per put <= %.0f", r.Backend, r.Concurrency, limit),
+					Met:    r.CallsPerOp <= limit,
+					Detail: fmt.Sprintf("%.2f Store calls per put", r.CallsPerOp),
+				})
+			}
 		case "grant":
 			out = append(out, Target{
 				Name:   fmt.Sprintf("%s/grant n=%d: p50 <= 1.2 x grant with 10 credentials", r.Backend, r.N),
@@ -39,9 +60,9 @@ func Evaluate(results []Result) []Target {
 			})
 		case "revoke":
 			out = append(out, Target{
-				Name:   fmt.Sprintf("%s/revoke n=%d c=%d: sweep <= 1.5 x raw read+write", r.Backend, r.N, r.Concurrency),
+				Name:   fmt.Sprintf("%s/revoke n=%d c=%d: sweep <= 1.5 x raw read+write+delete", r.Backend, r.N, r.Concurrency),
 				Met:    r.RatioP50 <= 1.5,
-				Detail: fmt.Sprintf("%.2fs vs %.2fs: ratio %.2f", r.P50us/1e6, r.BaselineP50us/1e6, r.RatioP50),
+				Detail: fmt.Sprintf("%.2fs vs %.2fs: ratio %.2f; %.3f Store calls per credential", r.P50us/1e6, r.BaselineP50us/1e6, r.RatioP50, r.CallsPerOp),
 			})
 			if r.N >= 100_000 {
 				out = append(out, Target{

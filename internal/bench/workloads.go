@@ -8,11 +8,12 @@ import (
 	"time"
 
 	"github.com/ALRubinger/aileron-store/core"
+	"github.com/ALRubinger/aileron-store/internal/bench/floor"
 	"github.com/ALRubinger/aileron-store/sdk"
 )
 
 // Workloads lists the workload names in the order Run runs them.
-var Workloads = []string{"get", "put", "list", "grant", "revoke"}
+var Workloads = []string{"ping", "get", "put", "list", "grant", "revoke"}
 
 // Params say what to run.
 type Params struct {
@@ -33,6 +34,9 @@ type Env struct {
 	// Ping makes one empty round trip to the same plugin process (the IPC
 	// floor); nil when Store is in process.
 	Ping func(ctx context.Context) error
+	// Floor is a bare gRPC server in a process of its own (see floor.Start):
+	// the ping workload's baseline. Nil skips the ping workload's baseline.
+	Floor *floor.Floor
 	// Raw is the backend's own client, for the baselines.
 	Raw Raw
 	// StateDir holds the engine's rollback pins for the run.
@@ -61,6 +65,12 @@ type Result struct {
 	// AddedP50us is p50 minus the baseline p50 (get and put): the cost of
 	// the plugin boundary and the crypto.
 	AddedP50us float64 `json:"added_p50_us,omitempty"`
+	// CallsPerOp is the Store calls the engine made per operation (get, put;
+	// per credential for revoke): over a plugin, its round trips.
+	CallsPerOp float64 `json:"calls_per_op,omitempty"`
+	// TLSFloorP50us (ping) is the p50 of the bare gRPC call with mutual TLS
+	// (the baseline is the same call without TLS).
+	TLSFloorP50us float64 `json:"tls_floor_p50_us,omitempty"`
 }
 
 func us(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1e3 }
@@ -97,6 +107,8 @@ func Run(ctx context.Context, env Env, p Params, emit func(Result)) error {
 		var err error
 		ResetPeakRSS()
 		switch w {
+		case "ping":
+			res, err = r.ping(ctx)
 		case "get":
 			res, err = r.get(ctx)
 		case "put":
@@ -134,10 +146,12 @@ type runner struct {
 	env   Env
 	p     Params
 	run   string
+	store *countingStore // env.Store, counted
 	eng   *core.Engine
 	admin *core.Identity
 	vault *core.Vault // the main vault, N credentials
 	raw   []string    // raw baseline keys written
+	gen   int         // generation of the raw keys (revoke moves them)
 	// peak is the host process's peak RSS read right after the host side
 	// of a workload, before its baseline runs in the same process.
 	peak int64
@@ -154,6 +168,16 @@ func (r *runner) close(ctx context.Context) {
 
 func (r *runner) rawPrefix() string { return "bench-raw-" + r.run }
 
+// rawKey is the key of raw blob i in the current generation.
+func (r *runner) rawKey(i int) string { return fmt.Sprintf("%s/g%d-%07d", r.rawPrefix(), r.gen, i) }
+
+func perOp(calls int64, ops int) float64 {
+	if ops <= 0 {
+		return 0
+	}
+	return float64(calls) / float64(ops)
+}
+
 func credName(i int) string { return fmt.Sprintf("cred-%07d", i) }
 
 func (r *runner) value() []byte {
@@ -167,7 +191,8 @@ func (r *runner) engine(ctx context.Context) (*core.Vault, error) {
 	if r.vault != nil {
 		return r.vault, nil
 	}
-	eng, err := core.New(r.env.Store, &core.Options{StateDir: r.env.StateDir, Concurrency: r.p.Concurrency})
+	r.store = &countingStore{Store: r.env.Store}
+	eng, err := core.New(r.store, &core.Options{StateDir: r.env.StateDir, Concurrency: r.p.Concurrency})
 	if err != nil {
 		return nil, err
 	}
@@ -204,7 +229,7 @@ func (r *runner) rawFill(ctx context.Context) error {
 	rand.Read(val)
 	keys := make([]string, r.p.N)
 	for i := range keys {
-		keys[i] = fmt.Sprintf("%s/%07d", r.rawPrefix(), i)
+		keys[i] = r.rawKey(i)
 	}
 	r.p.Progress("writing %d raw baseline blobs", r.p.N)
 	_, err := Loop(ctx, r.p.Concurrency, Limits{Ops: r.p.N}, func(ctx context.Context, i int) error {
@@ -225,6 +250,49 @@ func (r *runner) ipcFloor(ctx context.Context) (Sample, error) {
 	return Loop(ctx, r.p.Concurrency, r.p.Limits, func(ctx context.Context, _ int) error { return r.env.Ping(ctx) })
 }
 
+// pingRounds interleaves the ping workload's three loops so that drift on a
+// shared machine falls on each alike.
+const pingRounds = 5
+
+// ping times the empty call to the plugin (go-plugin, mutual TLS, the SDK's
+// call path) against the same empty call to a bare gRPC server in a process
+// of its own over a unix socket, without TLS and with mutual TLS, at the same
+// concurrency: each layer's cost is the difference of two of them.
+func (r *runner) ping(ctx context.Context) (Result, error) {
+	if r.env.Ping == nil || r.env.Floor == nil {
+		return Result{}, fmt.Errorf("needs a plugin process and the bare gRPC floor process")
+	}
+	lim := r.p.Limits
+	if lim.Ops > 0 {
+		lim.Ops = max(1, lim.Ops/pingRounds)
+	}
+	lim.Duration /= pingRounds
+	r.p.Progress("ping: timing plugin Ping, bare gRPC and bare gRPC with mutual TLS, %d rounds", pingRounds)
+	type series struct {
+		call    func(ctx context.Context) error
+		lat     []time.Duration
+		elapsed time.Duration
+	}
+	all := []*series{{call: r.env.Ping}, {call: r.env.Floor.Bare}, {call: r.env.Floor.BareTLS}}
+	for range pingRounds {
+		for _, s := range all {
+			lat, elapsed, err := loop(ctx, r.p.Concurrency, lim, func(ctx context.Context, _ int) error { return s.call(ctx) })
+			if err != nil {
+				return Result{}, err
+			}
+			s.lat, s.elapsed = append(s.lat, lat...), s.elapsed+elapsed
+		}
+	}
+	r.peak = PeakRSS()
+	host := Summarize(all[0].lat, all[0].elapsed)
+	bare := Summarize(all[1].lat, all[1].elapsed)
+	withTLS := Summarize(all[2].lat, all[2].elapsed)
+	res := compare(host, bare, host, "bare gRPC unary call to another process over a unix socket, no TLS, no go-plugin")
+	res.AddedP50us = 0
+	res.TLSFloorP50us = us(withTLS.P50)
+	return res, nil
+}
+
 func (r *runner) get(ctx context.Context) (Result, error) {
 	v, err := r.engine(ctx)
 	if err != nil {
@@ -234,6 +302,7 @@ func (r *runner) get(ctx context.Context) (Result, error) {
 		return Result{}, err
 	}
 	r.p.Progress("get: timing")
+	calls0 := r.store.calls.Load()
 	host, err := Loop(ctx, r.p.Concurrency, r.p.Limits, func(ctx context.Context, i int) error {
 		val, err := v.Get(ctx, credName(i%r.p.N))
 		clear(val)
@@ -254,7 +323,9 @@ func (r *runner) get(ctx context.Context) (Result, error) {
 	if err != nil {
 		return Result{}, fmt.Errorf("ipc floor: %w", err)
 	}
-	return compare(host, base, floor, "raw "+r.env.Raw.Name()+" read of a blob of the same size"), nil
+	res := compare(host, base, floor, "raw "+r.env.Raw.Name()+" read of a blob of the same size")
+	res.CallsPerOp = perOp(r.store.calls.Load()-calls0, host.Ops)
+	return res, nil
 }
 
 func (r *runner) put(ctx context.Context) (Result, error) {
@@ -267,6 +338,7 @@ func (r *runner) put(ctx context.Context) (Result, error) {
 	}
 	val := r.value()
 	r.p.Progress("put: timing")
+	calls0 := r.store.calls.Load()
 	host, err := Loop(ctx, r.p.Concurrency, r.p.Limits, func(ctx context.Context, i int) error {
 		return v.Put(ctx, credName(i%r.p.N), val)
 	})
@@ -285,7 +357,9 @@ func (r *runner) put(ctx context.Context) (Result, error) {
 	if err != nil {
 		return Result{}, fmt.Errorf("ipc floor: %w", err)
 	}
-	return compare(host, base, floor, "raw "+r.env.Raw.Name()+" write of a blob of the same size"), nil
+	res := compare(host, base, floor, "raw "+r.env.Raw.Name()+" write of a blob of the same size")
+	res.CallsPerOp = perOp(r.store.calls.Load()-calls0, host.Ops)
+	return res, nil
 }
 
 func compare(host, base, floor Sample, what string) Result {
@@ -416,33 +490,48 @@ func (r *runner) revoke(ctx context.Context) (Result, error) {
 		return Result{}, err
 	}
 	r.p.Progress("revoke: timing a revoke of %d credentials", r.p.N)
+	calls0 := r.store.calls.Load()
 	t0 := time.Now()
 	rep, err := v.Revoke(ctx, "bob")
 	if err != nil {
 		return Result{}, err
 	}
 	host := time.Since(t0)
+	calls := r.store.calls.Load() - calls0
 	r.peak = PeakRSS()
 	if rep.Reencrypted != r.p.N {
 		return Result{}, fmt.Errorf("revoke re-encrypted %d credentials, want %d", rep.Reencrypted, r.p.N)
 	}
-	r.p.Progress("revoke: timing raw read+write of %d blobs", r.p.N)
+	// The revoke moves each record to a new storage key (format v2), so the
+	// baseline does what a hand-written move would: read the blob, write it
+	// under a new key, delete the old one.
+	r.p.Progress("revoke: timing raw read+write+delete of %d blobs", r.p.N)
+	r.gen++
+	moved := make([]string, len(r.raw))
+	for i := range moved {
+		moved[i] = r.rawKey(i)
+	}
 	t0 = time.Now()
 	_, err = Loop(ctx, r.p.Concurrency, Limits{Ops: len(r.raw)}, func(ctx context.Context, i int) error {
 		b, err := r.env.Raw.Get(ctx, r.raw[i])
 		if err != nil {
 			return err
 		}
-		return r.env.Raw.Put(ctx, r.raw[i], b)
+		if err := r.env.Raw.Put(ctx, moved[i], b); err != nil {
+			return err
+		}
+		return r.env.Raw.Delete(ctx, r.raw[i])
 	})
 	if err != nil {
 		return Result{}, fmt.Errorf("baseline: %w", err)
 	}
 	base := time.Since(t0)
+	r.raw = moved
 	res := Result{
 		Ops: r.p.N, OpsPerSec: float64(r.p.N) / host.Seconds(), P50us: us(host), P99us: us(host),
 		BaselineOpsPerSec: float64(r.p.N) / base.Seconds(), BaselineP50us: us(base),
-		Baseline: "raw " + r.env.Raw.Name() + " read+write of as many blobs at the same concurrency (whole run)",
+		Baseline:   "raw " + r.env.Raw.Name() + " read, write under a new key and delete of as many blobs at the same concurrency (whole run)",
+		CallsPerOp: perOp(calls, r.p.N),
 	}
 	res.RatioP50 = ratio(res.P50us, res.BaselineP50us)
 	res.RatioOps = ratio(res.OpsPerSec, res.BaselineOpsPerSec)

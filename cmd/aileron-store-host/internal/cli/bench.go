@@ -13,11 +13,26 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ALRubinger/aileron-store/internal/bench"
+	"github.com/ALRubinger/aileron-store/internal/bench/floor"
 )
 
-func init() { extraCommands = append(extraCommands, (*App).benchCmd) }
+// benchMovedCmd is what is left of the bench in the host: a pointer to the
+// bench binary, which links the backends' own clients for its baselines so
+// that the host links none.
+func benchMovedCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:                "bench",
+		Short:              "Moved to its own binary: aileron-store-bench",
+		Hidden:             true,
+		DisableFlagParsing: true,
+		RunE: func(*cobra.Command, []string) error {
+			return usagef("the bench is its own binary, so that the host links no backend's client: run aileron-store-bench [--config FILE] [flags] (make build puts it in bin/)")
+		},
+	}
+}
 
-func (a *App) benchCmd() *cobra.Command {
+// benchRootCmd is the command line of the bench binary.
+func (a *App) benchRootCmd() *cobra.Command {
 	var (
 		workloads   string
 		n           int
@@ -29,31 +44,42 @@ func (a *App) benchCmd() *cobra.Command {
 		cpuProfile  string
 	)
 	c := &cobra.Command{
-		Use:   "bench [--workload LIST] [--n N] [--concurrency LIST] [--ops N | --duration D] [--value-size BYTES] [--json]",
-		Short: "Measure the configured backend through the host against its raw client",
+		SilenceErrors: true,
+		SilenceUsage:  true,
+		Use:           "aileron-store-bench [--config FILE] [--workload LIST] [--n N] [--concurrency LIST] [--ops N | --duration D] [--value-size BYTES] [--json]",
+		Short:         "Measure the configured backend through the host against its raw client",
 		Long: `Measure the vault operations on the configured backend, through the plugin
 process and the encryption, against a baseline run in the same process: the
 same backend operations through the backend's own client with no plugin and
 no crypto (plain files for fs, aws-sdk-go-v2 for s3, the GCS client for gcs,
 pgx for postgres). The empty round trip to the plugin process is measured
-too (the IPC floor).
+too (the IPC floor), and beside it the same empty gRPC call to a bare server
+in a process of its own over a unix socket, without go-plugin, with and
+without mutual TLS. The Store calls the engine makes per operation are
+counted: over a plugin, each is one round trip.
+
+This binary is aileron-store-host's bench: it takes the host's global flags
+and configuration, and links the backends' own clients for the baselines so
+that the host binary links none.
 
 Workloads:
+  ping    the plugin's empty call vs the bare gRPC call (the floor's layers)
   get     read one credential from an unlocked vault (cached key)
   put     overwrite one credential
   list    list every credential name (each record is decrypted)
   grant   grant a new member to a vault of N credentials, vs one of 10
   revoke  revoke a member: rotate and re-encrypt N credentials, vs a raw
-          read+write of N blobs at the same concurrency
+          read, write under a new key and delete of N blobs at the same
+          concurrency
 
 The run creates its own vaults (named bench-<id>) and raw blobs, and removes
 the raw blobs at the end; run it against a scratch backend, not production.
 --concurrency takes a list (e.g. 1,8): each workload runs once per value.
 The table ends with the performance targets this run allows checking.`,
-		Example: `  aileron-store-host bench --n 1000 --ops 5000
-  aileron-store-host bench --workload get --concurrency 1,8 --duration 10s --json
-  aileron-store-host --config pg.yaml bench --workload revoke --n 100000 --concurrency 8
-  aileron-store-host bench --workload get --concurrency 8 --cpuprofile get.prof`,
+		Example: `  aileron-store-bench --n 1000 --ops 5000
+  aileron-store-bench --workload ping,get --concurrency 1,8 --duration 10s --json
+  aileron-store-bench --config pg.yaml --workload revoke --n 100000 --concurrency 8
+  aileron-store-bench --workload get --concurrency 8 --cpuprofile get.prof`,
 		Args: exactArgs(0, ""),
 		RunE: run(func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
@@ -76,11 +102,16 @@ The table ends with the performance targets this run allows checking.`,
 				return err
 			}
 			defer b.Close()
-			raw, err := bench.OpenRaw(ctx, b.name, a.cfg.Storage.Config)
+			raw, err := a.openRaw(ctx, b.name, a.cfg.Storage.Config)
 			if err != nil {
 				return &backendError{backend: b.name, err: err}
 			}
 			defer raw.Close()
+			fl, err := floor.Start(ctx, a.HostPath, floor.Arg)
+			if err != nil {
+				return err
+			}
+			defer fl.Close()
 			if cpuProfile != "" {
 				f, err := os.Create(cpuProfile)
 				if err != nil {
@@ -107,7 +138,7 @@ The table ends with the performance targets this run allows checking.`,
 					Limits:   bench.Limits{Ops: ops, Duration: duration},
 					Progress: func(format string, args ...any) { a.logger().Info("bench: " + fmt.Sprintf(format, args...)) },
 				}
-				err := bench.Run(ctx, bench.Env{Store: b.client, Ping: b.client.Ping, Raw: raw, StateDir: state}, p, func(r bench.Result) {
+				err := bench.Run(ctx, bench.Env{Store: b.client, Ping: b.client.Ping, Floor: fl, Raw: raw, StateDir: state}, p, func(r bench.Result) {
 					results = append(results, r)
 					if asJSON {
 						enc.Encode(r)
@@ -131,6 +162,7 @@ The table ends with the performance targets this run allows checking.`,
 			return nil
 		}),
 	}
+	a.globalFlags(c)
 	f := c.Flags()
 	f.StringVar(&workloads, "workload", strings.Join(bench.Workloads, ","), "comma-separated `LIST` of workloads")
 	f.IntVar(&n, "n", 1000, "credentials in the vault")
@@ -173,11 +205,11 @@ func parseInts(flag, s string) ([]int, error) {
 
 func printBench(w interface{ Write([]byte) (int, error) }, results []bench.Result, targets []bench.Target) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "workload\tbackend\tn\tconc\tops\tops/s\tp50 us\tp99 us\tpeak RSS MiB\tbase ops/s\tbase p50 us\tipc p50 us\tratio p50\tratio ops\t")
+	fmt.Fprintln(tw, "workload\tbackend\tn\tconc\tops\tops/s\tp50 us\tp99 us\tpeak RSS MiB\tbase ops/s\tbase p50 us\tipc p50 us\tratio p50\tratio ops\tcalls/op\t")
 	for _, r := range results {
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%.0f\t%.1f\t%.1f\t%.1f\t%.0f\t%.1f\t%.1f\t%.2f\t%.2f\t\n",
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%.0f\t%.1f\t%.1f\t%.1f\t%.0f\t%.1f\t%.1f\t%.2f\t%.2f\t%.2f\t\n",
 			r.Workload, r.Backend, r.N, r.Concurrency, r.Ops, r.OpsPerSec, r.P50us, r.P99us, float64(r.PeakRSSBytes)/(1<<20),
-			r.BaselineOpsPerSec, r.BaselineP50us, r.IPCFloorP50us, r.RatioP50, r.RatioOps)
+			r.BaselineOpsPerSec, r.BaselineP50us, r.IPCFloorP50us, r.RatioP50, r.RatioOps, r.CallsPerOp)
 	}
 	tw.Flush()
 	fmt.Fprintln(w)

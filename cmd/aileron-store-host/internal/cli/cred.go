@@ -41,25 +41,22 @@ for without echo.`,
 		Args: exactArgs(2, "VAULT and NAME"),
 		RunE: run(func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			if as == "" {
-				return usagef("--as NAME is required: the identity to act as")
-			}
+			var n int
 			// Unlock first: on a terminal the passphrase is asked before the
 			// value, and a non-member is refused before typing a secret.
-			s, err := a.openVault(ctx, args[0], as)
+			err := a.withVault(ctx, args[0], as, func(s *session) error {
+				value, err := a.readValue(file, args[1])
+				if err != nil {
+					return err
+				}
+				defer clear(value)
+				n = len(value)
+				return s.do(func() error { return s.vault.Put(ctx, args[1], value) })
+			})
 			if err != nil {
 				return err
 			}
-			defer s.close()
-			value, err := a.readValue(file, args[1])
-			if err != nil {
-				return err
-			}
-			defer clear(value)
-			if err := s.do(ctx, func() error { return s.vault.Put(ctx, args[1], value) }); err != nil {
-				return err
-			}
-			fmt.Fprintf(a.Stdout, "stored %q in vault %q (%d bytes)\n", args[1], args[0], len(value))
+			fmt.Fprintf(a.Stdout, "stored %q in vault %q (%d bytes)\n", args[1], args[0], n)
 			return nil
 		}),
 	}
@@ -114,20 +111,17 @@ nothing else (no trailing newline is added), so it can be piped or captured.`,
 		Args: exactArgs(2, "VAULT and NAME"),
 		RunE: run(func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			s, err := a.openVault(ctx, args[0], as)
-			if err != nil {
-				return err
-			}
-			defer s.close()
-			var v []byte
-			if err := s.do(ctx, func() (err error) { v, err = s.vault.Get(ctx, args[1]); return err }); err != nil {
-				return err
-			}
-			defer clear(v)
-			if _, err := a.Stdout.Write(v); err != nil {
-				return fmt.Errorf("writing %q to standard output: %w", args[1], err)
-			}
-			return nil
+			return a.withVault(ctx, args[0], as, func(s *session) error {
+				var v []byte
+				if err := s.do(func() (err error) { v, err = s.vault.Get(ctx, args[1]); return err }); err != nil {
+					return err
+				}
+				defer clear(v)
+				if _, err := a.Stdout.Write(v); err != nil {
+					return fmt.Errorf("writing %q to standard output: %w", args[1], err)
+				}
+				return nil
+			})
 		}),
 	}
 	asFlag(c, &as)
@@ -143,13 +137,11 @@ func (a *App) credListCmd() *cobra.Command {
 		Args:    exactArgs(1, "VAULT"),
 		RunE: run(func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			s, err := a.openVault(ctx, args[0], as)
-			if err != nil {
-				return err
-			}
-			defer s.close()
 			var names []string
-			if err := s.do(ctx, func() (err error) { names, err = s.vault.List(ctx); return err }); err != nil {
+			err := a.withVault(ctx, args[0], as, func(s *session) error {
+				return s.do(func() (err error) { names, err = s.vault.List(ctx); return err })
+			})
+			if err != nil {
 				return err
 			}
 			for _, n := range names {
@@ -171,12 +163,10 @@ func (a *App) credRmCmd() *cobra.Command {
 		Args:    exactArgs(2, "VAULT and NAME"),
 		RunE: run(func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			s, err := a.openVault(ctx, args[0], as)
+			err := a.withVault(ctx, args[0], as, func(s *session) error {
+				return s.do(func() error { return s.vault.Delete(ctx, args[1]) })
+			})
 			if err != nil {
-				return err
-			}
-			defer s.close()
-			if err := s.do(ctx, func() error { return s.vault.Delete(ctx, args[1]) }); err != nil {
 				return err
 			}
 			fmt.Fprintf(a.Stdout, "removed %q from vault %q\n", args[1], args[0])

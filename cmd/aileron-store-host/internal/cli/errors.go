@@ -19,12 +19,10 @@ func (a *App) describe(err error) string {
 		ie *identityError
 		ve *vaultError
 		be *backendError
-		ce *conflictError
 	)
 	errors.As(err, &ie)
 	errors.As(err, &ve)
 	errors.As(err, &be)
-	errors.As(err, &ce)
 	vault, as, backendName := "", "", ""
 	if ve != nil {
 		vault, as, backendName = ve.vault, ve.as, ve.backend
@@ -59,12 +57,13 @@ func (a *App) describe(err error) string {
 		return fmt.Sprintf("rolled-back data: the backend %q served an older state than this host has already seen (%v); do not trust it until you know why", backendName, inner)
 	case errors.Is(err, core.ErrTampered):
 		return fmt.Sprintf("tampered data: a record from backend %q failed authentication (%v); it was modified or corrupted outside aileron-store", backendName, inner)
-	case ce != nil:
+	case errors.Is(err, sdk.ErrConflict):
+		// The engine retried the race already; it kept losing.
 		what := "the operation"
 		if vault != "" {
 			what = fmt.Sprintf("vault %q", vault)
 		}
-		return fmt.Sprintf("conflict: %s kept changing under concurrent writers; gave up after %d attempts, try again", what, ce.attempts)
+		return fmt.Sprintf("conflict: %s kept changing under concurrent writers; gave up, try again", what)
 	case errors.Is(err, plugins.ErrPinMismatch):
 		return fmt.Sprintf("plugin pin mismatch: %v; the binary is not the one storage.sha256 trusts", unwrapBackend(err))
 	case errors.Is(err, plugins.ErrNotFound):

@@ -2,10 +2,8 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
-	"sync/atomic"
 	"testing"
 
 	"github.com/ALRubinger/aileron-store/cmd/aileron-store-host/internal/plugins"
@@ -25,7 +23,7 @@ func TestDescribeDistinctMessages(t *testing.T) {
 		{ve(core.ErrNotAdmin), []string{`not an admin`, `"bob"`, `"team"`}},
 		{ve(fmt.Errorf("%w: credential record %q: does not authenticate", core.ErrTampered, "v/ab/r/cd")), []string{`tampered data: `, `backend "s3"`, `"v/ab/r/cd"`}},
 		{ve(fmt.Errorf("%w: head of vault %q: epoch 3 < pinned 5", core.ErrRollback, "ab")), []string{`rolled-back data: `, `backend "s3"`, `epoch 3 < pinned 5`}},
-		{ve(&conflictError{attempts: 4, err: sdk.ErrConflict}), []string{`conflict: vault "team"`, `after 4 attempts`}},
+		{ve(fmt.Errorf("core: writing record %q: %w: the vault kept rotating", "v/ab/r/cd", sdk.ErrConflict)), []string{`conflict: vault "team" kept changing`, `try again`}},
 		{ve(sdk.Errorf(sdk.ErrUnavailable, "dial tcp 127.0.0.1:1: connection refused")), []string{`backend "s3" unreachable: `, `connection refused`}},
 		{&backendError{backend: "postgres", err: sdk.Errorf(sdk.ErrUnavailable, "no route")}, []string{`backend "postgres" unreachable: unavailable: no route`}},
 		{&backendError{backend: "s3", err: sdk.Errorf(sdk.ErrPermissionDenied, "403")}, []string{`backend "s3" refused access`}},
@@ -49,29 +47,5 @@ func TestDescribeDistinctMessages(t *testing.T) {
 		if !seen[class] {
 			t.Errorf("no message starts with %q", class)
 		}
-	}
-}
-
-func TestRetryConflict(t *testing.T) {
-	var calls atomic.Int32
-	err := retryConflict(context.Background(), func() error {
-		if calls.Add(1) < 3 {
-			return sdk.Errorf(sdk.ErrConflict, "head changed")
-		}
-		return nil
-	})
-	if err != nil || calls.Load() != 3 {
-		t.Fatalf("err %v after %d calls", err, calls.Load())
-	}
-	calls.Store(0)
-	err = retryConflict(context.Background(), func() error { calls.Add(1); return sdk.Errorf(sdk.ErrConflict, "head changed") })
-	var ce *conflictError
-	if !errors.As(err, &ce) || ce.attempts != conflictAttempts || int(calls.Load()) != conflictAttempts || !errors.Is(err, sdk.ErrConflict) {
-		t.Fatalf("err %v after %d calls", err, calls.Load())
-	}
-	calls.Store(0)
-	other := errors.New("boom")
-	if err := retryConflict(context.Background(), func() error { calls.Add(1); return other }); err != other || calls.Load() != 1 {
-		t.Fatalf("non-conflict retried: %v %d", err, calls.Load())
 	}
 }

@@ -37,13 +37,10 @@ pins it from then on; it refuses if the backend lists several.`,
 			if err != nil {
 				return usagef("%v", err)
 			}
-			s, err := a.openVault(ctx, args[0], as, core.UnlockOptions{Token: tok})
-			if err != nil {
-				return err
-			}
-			defer s.close()
-			fmt.Fprintf(a.Stdout, "joined vault %q (id %s): this host now opens only this vault under that name, and refuses any state of it without the granted head (seq %d)\n", args[0], tok.VaultID(), tok.Seq())
-			return nil
+			return a.withVaultOptions(ctx, args[0], as, core.UnlockOptions{Token: tok}, func(*session) error {
+				fmt.Fprintf(a.Stdout, "joined vault %q (id %s): this host now opens only this vault under that name, and refuses any state of it without the granted head (seq %d)\n", args[0], tok.VaultID(), tok.Seq())
+				return nil
+			})
 		}),
 	}
 	asFlag(c, &as)
@@ -55,7 +52,7 @@ pins it from then on; it refuses if the backend lists several.`,
 func (a *App) printGrantToken(s *session, member string) error {
 	tok, err := s.vault.Token()
 	if err != nil {
-		return &vaultError{vault: s.name, as: s.as, backend: s.backend.name, err: err}
+		return s.err(err)
 	}
 	fmt.Fprintf(a.Stdout, "grant token: %s\n", tok)
 	fmt.Fprintf(a.Stdout, "%q runs once on their host, before any other command on this vault: aileron-store-host vault join %s %s --as <their identity>\n", member, shellQuote(s.name), tok)
@@ -84,29 +81,26 @@ someone with write access to it) may be holding it on an old one.`,
 		Args:    exactArgs(1, "VAULT"),
 		RunE: run(func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			s, err := a.openVault(ctx, args[0], as)
-			if err != nil {
-				return err
-			}
-			defer s.close()
-			var pending bool
-			if err := s.do(ctx, func() (err error) { pending, err = s.vault.Pending(ctx); return err }); err != nil {
-				return err
-			}
-			tok, err := s.vault.Token()
-			if err != nil {
-				return &vaultError{vault: s.name, as: s.as, backend: s.backend.name, err: err}
-			}
-			fmt.Fprintf(a.Stdout, "vault:    %s (id %s)\n", args[0], s.vault.ID())
-			fmt.Fprintf(a.Stdout, "head:     seq %d\n", tok.Seq())
-			fmt.Fprintf(a.Stdout, "head age: %s\n", headAge(s.vault, time.Now()))
-			if pending {
-				fmt.Fprintln(a.Stdout, "pending:  a revoke or rotation is in flight (any admin command completes it)")
-			} else {
-				fmt.Fprintln(a.Stdout, "pending:  none")
-			}
-			fmt.Fprintf(a.Stdout, "token:    %s\n", tok)
-			return nil
+			return a.withVault(ctx, args[0], as, func(s *session) error {
+				var pending bool
+				if err := s.do(func() (err error) { pending, err = s.vault.Pending(ctx); return err }); err != nil {
+					return err
+				}
+				tok, err := s.vault.Token()
+				if err != nil {
+					return s.err(err)
+				}
+				fmt.Fprintf(a.Stdout, "vault:    %s (id %s)\n", args[0], s.vault.ID())
+				fmt.Fprintf(a.Stdout, "head:     seq %d\n", tok.Seq())
+				fmt.Fprintf(a.Stdout, "head age: %s\n", headAge(s.vault, time.Now()))
+				if pending {
+					fmt.Fprintln(a.Stdout, "pending:  a revoke or rotation is in flight (any admin command completes it)")
+				} else {
+					fmt.Fprintln(a.Stdout, "pending:  none")
+				}
+				fmt.Fprintf(a.Stdout, "token:    %s\n", tok)
+				return nil
+			})
 		}),
 	}
 	asFlag(c, &as)

@@ -21,6 +21,7 @@ import (
 	"github.com/ALRubinger/aileron-store/cmd/aileron-store-host/internal/config"
 	"github.com/ALRubinger/aileron-store/cmd/aileron-store-host/internal/passphrase"
 	"github.com/ALRubinger/aileron-store/cmd/aileron-store-host/internal/progress"
+	"github.com/ALRubinger/aileron-store/internal/bench"
 )
 
 // Exit codes.
@@ -51,6 +52,7 @@ type App struct {
 	// sessionTTL is how long the engine keeps a vault unlocked (serve's
 	// --session-ttl); 0 => the engine's default.
 	sessionTTL time.Duration
+	openRaw    bench.RawOpener // the bench's baselines (bench binary only)
 }
 
 // Main runs the command line with args (without the program name) and
@@ -60,13 +62,26 @@ func Main(args []string) int {
 	return a.Run(context.Background(), args)
 }
 
+// BenchMain runs the command line of the bench binary, aileron-store-bench:
+// the bench command alone, with the host's global flags, measuring against
+// the raw clients that open returns. The host binary does not call it, so
+// it links none of the backends' clients.
+func BenchMain(args []string, open bench.RawOpener) int {
+	a := &App{openRaw: open}
+	a.defaults()
+	return a.execute(context.Background(), a.benchRootCmd(), args)
+}
+
 // Run executes args and returns the exit code: 0 success, 1 failure, 2 usage
 // error. Errors are printed to Stderr as one plain line starting "error: ".
 func (a *App) Run(ctx context.Context, args []string) int {
 	a.defaults()
+	return a.execute(ctx, a.rootCmd(), args)
+}
+
+func (a *App) execute(ctx context.Context, root *cobra.Command, args []string) int {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	root := a.rootCmd()
 	root.SetArgs(args)
 	root.SetIn(a.Stdin)
 	root.SetOut(a.Stdout)
@@ -193,15 +208,7 @@ func (a *App) rootCmd() *cobra.Command {
 		Args:          cobra.NoArgs,
 		RunE:          group,
 	}
-	root.CompletionOptions.DisableDefaultCmd = true
-	pf := root.PersistentFlags()
-	pf.StringVar(&a.flagConfig, "config", "", "config `FILE` (YAML); default $AILERON_STORE_CONFIG, else <home>/config.yaml if present, else the fs backend")
-	pf.StringVar(&a.flagHome, "home", "", "local state `DIR` (identities, rollback pins); default $AILERON_STORE_HOME or ~/.aileron-store")
-	pf.StringVar(&a.flagLogLevel, "log-level", "warn", "log `LEVEL`: trace, debug, info, warn, error, off")
-	pf.StringVar(&a.flagLogFormat, "log-format", "text", "log `FORMAT`: text or json")
-	pf.StringVar(&a.flagPassFile, "passphrase-file", "", "read identity passphrases from `FILE` (first line) instead of $AILERON_VAULT_PASSPHRASE or a prompt")
-	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usagef("%v", err) })
-
+	a.globalFlags(root)
 	root.AddCommand(
 		a.identityCmd(),
 		a.vaultCmd(),
@@ -210,9 +217,23 @@ func (a *App) rootCmd() *cobra.Command {
 		a.migrateCmd(),
 		a.pluginCmd(),
 		a.versionCmd(),
+		benchMovedCmd(),
 	)
 	a.addExtraCommands(root)
 	return root
+}
+
+// globalFlags adds the flags every command of the host (and the bench
+// binary) takes.
+func (a *App) globalFlags(root *cobra.Command) {
+	root.CompletionOptions.DisableDefaultCmd = true
+	pf := root.PersistentFlags()
+	pf.StringVar(&a.flagConfig, "config", "", "config `FILE` (YAML); default $AILERON_STORE_CONFIG, else <home>/config.yaml if present, else the fs backend")
+	pf.StringVar(&a.flagHome, "home", "", "local state `DIR` (identities, rollback pins); default $AILERON_STORE_HOME or ~/.aileron-store")
+	pf.StringVar(&a.flagLogLevel, "log-level", "warn", "log `LEVEL`: trace, debug, info, warn, error, off")
+	pf.StringVar(&a.flagLogFormat, "log-format", "text", "log `FORMAT`: text or json")
+	pf.StringVar(&a.flagPassFile, "passphrase-file", "", "read identity passphrases from `FILE` (first line) instead of $AILERON_VAULT_PASSPHRASE or a prompt")
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usagef("%v", err) })
 }
 
 // addExtraCommands is where optional commands register.

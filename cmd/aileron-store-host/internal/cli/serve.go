@@ -117,8 +117,7 @@ func (o *serveOpener) UnlockVault(ctx context.Context, vault string, sid serve.I
 	if !ok {
 		return nil, fmt.Errorf("vault %q: identity of type %T", vault, sid)
 	}
-	var v *core.Vault
-	err := retryConflict(ctx, func() (err error) { v, err = o.e.Unlock(ctx, vault, id); return err })
+	v, err := o.e.Unlock(ctx, vault, id)
 	if err != nil {
 		return nil, fmt.Errorf("vault %q: %w", vault, err)
 	}

@@ -2,11 +2,9 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/ALRubinger/aileron-store/cmd/aileron-store-host/internal/config"
 	"github.com/ALRubinger/aileron-store/cmd/aileron-store-host/internal/plugins"
@@ -84,9 +82,8 @@ func (a *App) engine(ctx context.Context) (*core.Engine, *backend, func(), error
 	rep := a.progress()
 	a.rep = rep
 	e, err := core.New(b.client, &core.Options{
-		StateDir:   stateDir,
-		SessionTTL: a.sessionTTL,
-		Logger:     a.logger().Named("core"),
+		StateDir: stateDir,
+		Logger:   a.logger().Named("core"),
 		Progress: func(p core.Progress) {
 			rep.Update(fmt.Sprintf("%s %s", p.Op, p.Vault), p.Done, p.Total)
 		},
@@ -98,107 +95,90 @@ func (a *App) engine(ctx context.Context) (*core.Engine, *backend, func(), error
 	return e, b, func() { rep.Finish(); b.Close() }, nil
 }
 
-// session is an unlocked vault opened for one command.
-type session struct {
-	app     *App
-	engine  *core.Engine
-	backend *backend
-	vault   *core.Vault
-	as      string
-	name    string
-	close   func()
-}
-
-// openVault unlocks vault as identity as (opts: at most one, see
-// core.Engine.Unlock).
-func (a *App) openVault(ctx context.Context, vault, as string, opts ...core.UnlockOptions) (*session, error) {
-	if as == "" {
-		return nil, usagef("--as NAME is required: the identity to act as")
-	}
+// withEngine loads identity as, opens the configured backend and an engine
+// over it, and calls f with them. When f returns, the backend is closed and
+// the identity wiped. The caller has checked that as is set.
+func (a *App) withEngine(ctx context.Context, as string, f func(e *core.Engine, b *backend, id *core.Identity) error) error {
 	if err := a.setup(); err != nil {
-		return nil, err
+		return err
 	}
 	id, err := a.loadIdentity(as)
 	if err != nil {
-		return nil, err
+		return err
 	}
+	defer id.Wipe()
 	e, b, closeFn, err := a.engine(ctx)
 	if err != nil {
-		id.Wipe()
-		return nil, err
-	}
-	var v *core.Vault
-	err = retryConflict(ctx, func() error {
-		var err error
-		v, err = e.Unlock(ctx, vault, id, opts...)
 		return err
-	})
-	if err != nil {
-		closeFn()
-		id.Wipe()
-		return nil, &vaultError{vault: vault, as: as, backend: b.name, err: err}
 	}
-	return &session{app: a, engine: e, backend: b, vault: v, as: as, name: vault, close: func() { v.Lock(); id.Wipe(); closeFn() }}, nil
+	defer closeFn()
+	return f(e, b, id)
 }
 
-// do runs f with conflict retries and names the vault in its error.
-func (s *session) do(ctx context.Context, f func() error) error {
-	err := retryConflict(ctx, f)
-	s.app.rep.Finish() // end a progress bar before the command prints its result
+// session is a vault unlocked for one command.
+type session struct {
+	app     *App
+	vault   *core.Vault
+	name    string // as the command line gave it
+	as      string
+	backend string
+}
+
+// withVault is the one open/do/close path of the commands that act on a
+// vault: it unlocks vault as identity as, calls f with the session and locks
+// the vault again. Compare-and-swap races are retried by the engine, not
+// here.
+func (a *App) withVault(ctx context.Context, vault, as string, f func(s *session) error) error {
+	return a.withVaultOptions(ctx, vault, as, core.UnlockOptions{}, f)
+}
+
+// withVaultOptions is withVault with the engine's unlock options (a grant
+// token on a member's first unlock).
+func (a *App) withVaultOptions(ctx context.Context, vault, as string, opts core.UnlockOptions, f func(s *session) error) error {
+	if as == "" {
+		return usagef("--as NAME is required: the identity to act as")
+	}
+	return a.withEngine(ctx, as, func(e *core.Engine, b *backend, id *core.Identity) error {
+		v, err := e.Unlock(ctx, vault, id, opts)
+		if err != nil {
+			return &vaultError{vault: vault, as: as, backend: b.name, err: err}
+		}
+		defer v.Lock()
+		return f(&session{app: a, vault: v, name: vault, as: as, backend: b.name})
+	})
+}
+
+// withAdminVault is withVault for an admin operation (grant, revoke,
+// rotate): it first completes an interrupted revoke or rotate.
+func (a *App) withAdminVault(ctx context.Context, vault, as string, f func(s *session) error) error {
+	return a.withVault(ctx, vault, as, func(s *session) error {
+		pending, err := s.vault.Pending(ctx)
+		if err != nil {
+			return s.err(err)
+		}
+		if pending {
+			fmt.Fprintf(a.Stderr, "vault %q has an interrupted rotation; completing it first\n", s.name)
+			if err := s.do(func() error { return s.vault.Resume(ctx) }); err != nil {
+				return err
+			}
+		}
+		return f(s)
+	})
+}
+
+// do runs one vault operation, ends any progress bar it drew (before the
+// command prints its result) and names the vault in its error.
+func (s *session) do(f func() error) error {
+	err := f()
+	s.app.rep.Finish()
 	if err != nil {
-		return &vaultError{vault: s.name, as: s.as, backend: s.backend.name, err: err}
+		return s.err(err)
 	}
 	return nil
 }
 
-// resumePending completes an interrupted revoke or rotate before an admin
-// operation.
-func (s *session) resumePending(ctx context.Context) error {
-	pending, err := s.vault.Pending(ctx)
-	if err != nil {
-		return &vaultError{vault: s.name, as: s.as, backend: s.backend.name, err: err}
-	}
-	if !pending {
-		return nil
-	}
-	fmt.Fprintf(s.app.Stderr, "vault %q has an interrupted rotation; completing it first\n", s.name)
-	return s.do(ctx, func() error { return s.vault.Resume(ctx) })
-}
-
-// conflictAttempts is how often an operation that lost a compare-and-swap
-// race is tried in all.
-const conflictAttempts = 4
-
-// conflictError reports an operation that kept losing races.
-type conflictError struct {
-	attempts int
-	err      error
-}
-
-func (e *conflictError) Error() string {
-	return fmt.Sprintf("gave up after %d attempts: %v", e.attempts, e.err)
-}
-func (e *conflictError) Unwrap() error { return e.err }
-
-func retryConflict(ctx context.Context, f func() error) error {
-	delay := 50 * time.Millisecond
-	var err error
-	for i := 1; i <= conflictAttempts; i++ {
-		err = f()
-		if err == nil || !errors.Is(err, sdk.ErrConflict) {
-			return err
-		}
-		if i == conflictAttempts {
-			break
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(delay):
-		}
-		delay *= 3
-	}
-	return &conflictError{attempts: conflictAttempts, err: err}
+func (s *session) err(err error) error {
+	return &vaultError{vault: s.name, as: s.as, backend: s.backend, err: err}
 }
 
 // vaultError carries what the error message needs to name.

@@ -39,26 +39,15 @@ func (a *App) vaultCreateCmd() *cobra.Command {
 			if as == "" {
 				return usagef("--as NAME is required: the identity that becomes the vault's admin")
 			}
-			if err := a.setup(); err != nil {
-				return err
-			}
-			id, err := a.loadIdentity(as)
-			if err != nil {
-				return err
-			}
-			defer id.Wipe()
-			e, b, closeFn, err := a.engine(ctx)
-			if err != nil {
-				return err
-			}
-			defer closeFn()
-			v, err := e.CreateVault(ctx, args[0], id, as)
-			if err != nil {
-				return &vaultError{vault: args[0], as: as, backend: b.name, err: err}
-			}
-			v.Lock()
-			fmt.Fprintf(a.Stdout, "created vault %q on backend %q with admin %q\n", args[0], b.name, as)
-			return nil
+			return a.withEngine(ctx, as, func(e *core.Engine, b *backend, id *core.Identity) error {
+				v, err := e.CreateVault(ctx, args[0], id, as)
+				if err != nil {
+					return &vaultError{vault: args[0], as: as, backend: b.name, err: err}
+				}
+				v.Lock()
+				fmt.Fprintf(a.Stdout, "created vault %q on backend %q with admin %q\n", args[0], b.name, as)
+				return nil
+			})
 		}),
 	}
 	asFlag(c, &as)
@@ -77,22 +66,15 @@ func (a *App) vaultListCmd() *cobra.Command {
 			if as == "" {
 				return usagef("--as NAME is required: the identity whose vaults to list")
 			}
-			if err := a.setup(); err != nil {
-				return err
-			}
-			id, err := a.loadIdentity(as)
+			var names []string
+			err := a.withEngine(ctx, as, func(e *core.Engine, b *backend, id *core.Identity) (err error) {
+				if names, err = e.ListVaults(ctx, id); err != nil {
+					return &vaultError{as: as, backend: b.name, err: err}
+				}
+				return nil
+			})
 			if err != nil {
 				return err
-			}
-			defer id.Wipe()
-			e, b, closeFn, err := a.engine(ctx)
-			if err != nil {
-				return err
-			}
-			defer closeFn()
-			names, err := e.ListVaults(ctx, id)
-			if err != nil {
-				return &vaultError{as: as, backend: b.name, err: err}
 			}
 			for _, n := range names {
 				fmt.Fprintln(a.Stdout, n)
@@ -104,16 +86,6 @@ func (a *App) vaultListCmd() *cobra.Command {
 	return c
 }
 
-func roleName(r core.Role) string {
-	switch r {
-	case core.RoleAdmin:
-		return "admin"
-	case core.RoleMember:
-		return "member"
-	}
-	return fmt.Sprintf("role(%d)", r)
-}
-
 func (a *App) vaultMembersCmd() *cobra.Command {
 	var as string
 	c := &cobra.Command{
@@ -123,13 +95,11 @@ func (a *App) vaultMembersCmd() *cobra.Command {
 		Args:    exactArgs(1, "VAULT"),
 		RunE: run(func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			s, err := a.openVault(ctx, args[0], as)
-			if err != nil {
-				return err
-			}
-			defer s.close()
 			var members []core.Member
-			if err := s.do(ctx, func() (err error) { members, err = s.vault.Members(ctx); return err }); err != nil {
+			err := a.withVault(ctx, args[0], as, func(s *session) error {
+				return s.do(func() (err error) { members, err = s.vault.Members(ctx); return err })
+			})
+			if err != nil {
 				return err
 			}
 			tw := tabwriter.NewWriter(a.Stdout, 0, 4, 2, ' ', 0)
@@ -139,7 +109,7 @@ func (a *App) vaultMembersCmd() *cobra.Command {
 				if m.Recipient != nil {
 					fp = m.Recipient.Fingerprint()
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\n", m.Name, roleName(m.Role), fp)
+				fmt.Fprintf(tw, "%s\t%s\t%s\n", m.Name, m.Role, fp)
 			}
 			return tw.Flush()
 		}),
@@ -178,23 +148,17 @@ old state or a fork of it.`,
 			if err != nil {
 				return err
 			}
-			s, err := a.openVault(ctx, args[0], as)
-			if err != nil {
-				return err
-			}
-			defer s.close()
-			if err := s.resumePending(ctx); err != nil {
-				return err
-			}
 			role := core.RoleMember
 			if admin {
 				role = core.RoleAdmin
 			}
-			if err := s.do(ctx, func() error { return s.vault.Grant(ctx, r, member, role) }); err != nil {
-				return err
-			}
-			fmt.Fprintf(a.Stdout, "granted %q (%s, fingerprint %s) access to vault %q\n", member, roleName(role), r.Fingerprint(), args[0])
-			return a.printGrantToken(s, member)
+			return a.withAdminVault(ctx, args[0], as, func(s *session) error {
+				if err := s.do(func() error { return s.vault.Grant(ctx, r, member, role) }); err != nil {
+					return err
+				}
+				fmt.Fprintf(a.Stdout, "granted %q (%s, fingerprint %s) access to vault %q\n", member, role, r.Fingerprint(), args[0])
+				return a.printGrantToken(s, member)
+			})
 		}),
 	}
 	asFlag(c, &as)
@@ -228,21 +192,19 @@ also completes it first.`,
 		},
 		RunE: run(func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			s, err := a.openVault(ctx, args[0], as)
+			var rep *core.RevokeReport
+			err := a.withAdminVault(ctx, args[0], as, func(s *session) error {
+				if len(args) == 1 {
+					return nil // --resume alone: withAdminVault completed it
+				}
+				return s.do(func() (err error) { rep, err = s.vault.Revoke(ctx, args[1]); return err })
+			})
 			if err != nil {
-				return err
-			}
-			defer s.close()
-			if err := s.resumePending(ctx); err != nil {
 				return err
 			}
 			if len(args) == 1 {
 				fmt.Fprintf(a.Stdout, "vault %q: no interrupted rotation left\n", args[0])
 				return nil
-			}
-			var rep *core.RevokeReport
-			if err := s.do(ctx, func() (err error) { rep, err = s.vault.Revoke(ctx, args[1]); return err }); err != nil {
-				return err
 			}
 			fmt.Fprintf(a.Stdout, "revoked %q from vault %q; re-encrypted %d credential(s)\n", rep.Member, args[0], rep.Reencrypted)
 			if len(rep.Readable) == 0 {
@@ -275,20 +237,18 @@ interrupted rotation without starting another.`,
 		Args: exactArgs(1, "VAULT"),
 		RunE: run(func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			s, err := a.openVault(ctx, args[0], as)
+			err := a.withAdminVault(ctx, args[0], as, func(s *session) error {
+				if resume {
+					return nil // withAdminVault completed it
+				}
+				return s.do(func() error { return s.vault.Rotate(ctx) })
+			})
 			if err != nil {
-				return err
-			}
-			defer s.close()
-			if err := s.resumePending(ctx); err != nil {
 				return err
 			}
 			if resume {
 				fmt.Fprintf(a.Stdout, "vault %q: no interrupted rotation left\n", args[0])
 				return nil
-			}
-			if err := s.do(ctx, func() error { return s.vault.Rotate(ctx) }); err != nil {
-				return err
 			}
 			fmt.Fprintf(a.Stdout, "rotated vault %q to a new key\n", args[0])
 			return nil

@@ -114,8 +114,8 @@ func (f Finder) List() []Location {
 		for _, e := range ents {
 			n := e.Name()
 			if strings.HasPrefix(n, Prefix) && validName(n[len(Prefix):]) && isExecutable(filepath.Join(d, n)) {
-				if n[len(Prefix):] == "host" {
-					continue // the host itself
+				if n[len(Prefix):] == "host" || n[len(Prefix):] == "bench" {
+					continue // the host itself, and its bench binary
 				}
 				names[n[len(Prefix):]] = true
 			}

@@ -1,4 +1,4 @@
-package bench
+package rawclient
 
 import (
 	"context"
@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/ALRubinger/aileron-store/internal/bench"
 )
 
 // rawFS reads and writes plain files beside the fs backend's data directory
@@ -13,7 +15,7 @@ import (
 // fsync, rename, directory fsync.
 type rawFS struct{ dir string }
 
-func openRawFS(config map[string]string) (Raw, error) {
+func openRawFS(config map[string]string) (bench.Raw, error) {
 	p := config["path"]
 	if p == "" {
 		return nil, fmt.Errorf("fs baseline: config field \"path\" is required")
@@ -58,6 +60,21 @@ func (r *rawFS) Put(_ context.Context, key string, value []byte) error {
 		return err
 	}
 	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+// Delete removes the file and syncs its directory, as durable as the
+// plugin's delete.
+func (r *rawFS) Delete(_ context.Context, key string) error {
+	p := r.path(key)
+	if err := os.Remove(p); err != nil {
+		return err
+	}
+	d, err := os.Open(filepath.Dir(p))
 	if err != nil {
 		return err
 	}

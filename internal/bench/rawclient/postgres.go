@@ -1,4 +1,4 @@
-package bench
+package rawclient
 
 import (
 	"context"
@@ -6,6 +6,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/ALRubinger/aileron-store/internal/bench"
 )
 
 // rawPostgres is pgx used directly on a table of its own in the same
@@ -15,7 +17,7 @@ type rawPostgres struct {
 	table string
 }
 
-func openRawPostgres(ctx context.Context, cfg map[string]string) (Raw, error) {
+func openRawPostgres(ctx context.Context, cfg map[string]string) (bench.Raw, error) {
 	if cfg["dsn"] == "" {
 		return nil, fmt.Errorf("postgres baseline: config field \"dsn\" is required")
 	}
@@ -54,6 +56,11 @@ func (r *rawPostgres) Get(ctx context.Context, key string) ([]byte, error) {
 
 func (r *rawPostgres) Put(ctx context.Context, key string, value []byte) error {
 	_, err := r.pool.Exec(ctx, "INSERT INTO "+r.table+" (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value", key, value)
+	return err
+}
+
+func (r *rawPostgres) Delete(ctx context.Context, key string) error {
+	_, err := r.pool.Exec(ctx, "DELETE FROM "+r.table+" WHERE key = $1", key)
 	return err
 }
 

@@ -1,4 +1,4 @@
-package bench
+package rawclient
 
 import (
 	"context"
@@ -11,6 +11,8 @@ import (
 	"cloud.google.com/go/storage"
 	"google.golang.org/api/iterator"
 	"google.golang.org/api/option"
+
+	"github.com/ALRubinger/aileron-store/internal/bench"
 )
 
 // rawGCS is cloud.google.com/go/storage used directly.
@@ -20,7 +22,7 @@ type rawGCS struct {
 	prefix string
 }
 
-func openRawGCS(ctx context.Context, cfg map[string]string) (Raw, error) {
+func openRawGCS(ctx context.Context, cfg map[string]string) (bench.Raw, error) {
 	if cfg["bucket"] == "" {
 		return nil, fmt.Errorf("gcs baseline: config field \"bucket\" is required")
 	}
@@ -73,6 +75,10 @@ func (r *rawGCS) Put(ctx context.Context, key string, value []byte) error {
 		return err
 	}
 	return w.Close()
+}
+
+func (r *rawGCS) Delete(ctx context.Context, key string) error {
+	return r.b.Object(r.prefix + key).Delete(ctx)
 }
 
 func (r *rawGCS) keys(ctx context.Context, prefix string) ([]string, error) {

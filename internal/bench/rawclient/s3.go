@@ -1,4 +1,4 @@
-package bench
+package rawclient
 
 import (
 	"bytes"
@@ -13,6 +13,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+
+	"github.com/ALRubinger/aileron-store/internal/bench"
 )
 
 // rawS3 is aws-sdk-go-v2 used directly: plain GetObject, PutObject,
@@ -23,7 +25,7 @@ type rawS3 struct {
 	prefix string
 }
 
-func openRawS3(ctx context.Context, cfg map[string]string) (Raw, error) {
+func openRawS3(ctx context.Context, cfg map[string]string) (bench.Raw, error) {
 	if cfg["bucket"] == "" {
 		return nil, fmt.Errorf("s3 baseline: config field \"bucket\" is required")
 	}
@@ -65,6 +67,11 @@ func (r *rawS3) Get(ctx context.Context, key string) ([]byte, error) {
 
 func (r *rawS3) Put(ctx context.Context, key string, value []byte) error {
 	_, err := r.c.PutObject(ctx, &s3.PutObjectInput{Bucket: &r.bucket, Key: aws.String(r.prefix + key), Body: bytes.NewReader(value)})
+	return err
+}
+
+func (r *rawS3) Delete(ctx context.Context, key string) error {
+	_, err := r.c.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &r.bucket, Key: aws.String(r.prefix + key)})
 	return err
 }
 
