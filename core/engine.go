@@ -63,6 +63,11 @@ type Engine struct {
 	progress    func(Progress)
 	ttl         time.Duration
 	suite       uint8
+	// atomic: the store checks a batch's guard atomically with its writes.
+	atomic bool
+	// writeTimeout bounds a guarded write when the guard is not atomic
+	// (WriteTimeout; tests shorten it).
+	writeTimeout time.Duration
 	// now is the clock of session expiry; tests replace it.
 	now func() time.Time
 }
@@ -77,7 +82,10 @@ func New(store sdk.Store, opts *Options) (*Engine, error) {
 		o = *opts
 	}
 	e := &Engine{now: time.Now, store: store, pins: newPinStore(o.StateDir), log: o.Logger, concurrency: o.Concurrency,
-		progress: o.Progress, ttl: o.SessionTTL, suite: uint8(o.RecordSuite)}
+		progress: o.Progress, ttl: o.SessionTTL, suite: uint8(o.RecordSuite), writeTimeout: staleWriteTimeout}
+	if cr, ok := store.(sdk.CapabilityReporter); ok {
+		e.atomic = cr.Capabilities().AtomicGuard
+	}
 	if e.log == nil {
 		e.log = hclog.NewNullLogger()
 	}
@@ -187,11 +195,11 @@ func (e *Engine) CreateVault(ctx context.Context, name string, admin *Identity, 
 	if err != nil {
 		return nil, err
 	}
-	ek, err := newEpochKey(vault, epoch, key)
+	ek, err := newEpochKey(vault, epoch, key, naming)
 	if err != nil {
 		return nil, err
 	}
-	h := &wire.Head{Vault: vault, Epoch: epoch, MinEpoch: epoch, Commitment: commit, Signer: admin.rcpt.id,
+	h := &wire.Head{Version: wire.HeadV2, Time: time.Now().UnixNano(), Vault: vault, Epoch: epoch, MinEpoch: epoch, Commitment: commit, Signer: admin.rcpt.id,
 		Members: []wire.HeadMember{{ID: admin.rcpt.id, Role: wire.RoleAdmin, Recipient: admin.rcpt.bin}}}
 	meta := &wire.Meta{VaultName: name, Names: map[[wire.IDLen]byte]string{admin.rcpt.id: adminName}}
 	plain := meta.Marshal([][wire.IDLen]byte{admin.rcpt.id})
@@ -222,7 +230,7 @@ func (e *Engine) CreateVault(ctx context.Context, name string, admin *Identity, 
 	}
 	e.log.Debug("vault created", "vault", hex.EncodeToString(vault[:]))
 	v := e.newVault(vault, name, admin)
-	v.setSession(&session{head: hs, meta: meta, cur: ek, naming: append([]byte(nil), naming...)})
+	v.setSession(&session{head: hs, meta: meta, cur: ek})
 	return v, nil
 }
 
@@ -244,7 +252,7 @@ func (e *Engine) Unlock(ctx context.Context, vaultName string, id *Identity) (*V
 			continue
 		}
 		v := e.newVault(en.vault, vaultName, id)
-		if _, err := v.refresh(ctx, true); err != nil {
+		if _, err := v.unlockSession(ctx); err != nil {
 			if errors.Is(err, ErrVaultNotFound) {
 				continue // garbage of a crashed create
 			}

@@ -175,18 +175,18 @@ func generateVaultVector(t *testing.T) *vaultVector {
 	for n, val := range vec.Credentials {
 		must(t, v.Put(ctx, n, []byte(val)))
 	}
-	must(t, v.Grant(ctx, bob.Recipient(), "bob", RoleMember))
+	must(t, v.Grant(ctx, bob.Recipient(), "bob", RoleMember, classicalOK))
 	// Keep an old-epoch record and slot for the replay vectors.
 	s, _ := v.current()
-	rOld := recordKey(v.id, recordID(s.naming, "db-password"))
+	rOld := recordKey(v.id, recordID(s.cur.naming, "db-password"))
 	oldRecord := get(t, st, rOld)
 	oldSlot := get(t, st, slotKey(v.id, s.head.h.Epoch, s.head.h.Commitment, bob.rcpt.id))
 	oldHead := get(t, st, headKey(v.id))
-	must(t, v.Rotate(ctx))
+	must(t, errOf(v.Rotate(ctx)))
 	s, _ = v.current()
 	h := s.head.h
 	rKey := rOld
-	rOther := recordKey(v.id, recordID(s.naming, "api-token"))
+	rOther := recordKey(v.id, recordID(s.cur.naming, "api-token"))
 	bobSlot := slotKey(v.id, h.Epoch, h.Commitment, bob.rcpt.id)
 	bobIdx := indexKey(bob.rcpt.ID(), v.id)
 	head := get(t, st, headKey(v.id))
@@ -280,9 +280,9 @@ func generateWireVectors(t *testing.T) []wireVector {
 	e := newEngine(t, st, nil)
 	v, err := e.CreateVault(ctx, "wire-vectors", alice, "alice")
 	must(t, err)
-	must(t, v.Grant(ctx, bob.Recipient(), "bob", RoleMember))
+	must(t, v.Grant(ctx, bob.Recipient(), "bob", RoleMember, classicalOK))
 	must(t, v.Put(ctx, "name", []byte("value")))
-	must(t, v.Rotate(ctx))
+	must(t, errOf(v.Rotate(ctx)))
 	s, _ := v.current()
 	h := s.head.h
 
@@ -301,7 +301,7 @@ func generateWireVectors(t *testing.T) []wireVector {
 		ids = append(ids, m.ID)
 	}
 	valid["meta"] = s.meta.Marshal(ids)
-	valid["record"] = get(t, st, recordKey(v.id, recordID(s.naming, "name")))
+	valid["record"] = get(t, st, recordKey(v.id, recordID(s.cur.naming, "name")))
 	valid["record-plain"] = wire.MarshalRecordPlain("name", []byte("value"), 1767225600000000000)
 	valid["pin"] = (&wire.Pin{Vault: v.id, Seq: h.Seq, Hash: s.head.hash, Head: s.head.raw}).Marshal()
 

@@ -53,14 +53,14 @@ func newEvil(t *testing.T) *evilEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := v.Grant(ctx, e.bob.Recipient(), "bob", core.RoleMember); err != nil {
+	if err := v.Grant(ctx, e.bob.Recipient(), "bob", core.RoleMember, &core.GrantOptions{AllowClassical: true}); err != nil {
 		t.Fatal(err)
 	}
 	carol, err := core.NewIdentity(core.SuiteX25519)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := v.Grant(ctx, carol.Recipient(), "carol", core.RoleMember); err != nil {
+	if err := v.Grant(ctx, carol.Recipient(), "carol", core.RoleMember, &core.GrantOptions{AllowClassical: true}); err != nil {
 		t.Fatal(err)
 	}
 	for _, n := range []string{"c1", "c2", "c3"} {
@@ -363,7 +363,7 @@ func TestEvilSweepRefusesLies(t *testing.T) {
 			ctx := ctx30(t)
 			v := e.unlock(ctx)
 			e.set(mode + " record")
-			err := v.Rotate(ctx)
+			_, err := v.Rotate(ctx)
 			e.set("honest")
 			if err == nil {
 				// The corrupted byte lands in the record header's epoch
@@ -373,7 +373,7 @@ func TestEvilSweepRefusesLies(t *testing.T) {
 			}
 			e.expect(mode+" record: rotate sweep", err, core.ErrTampered, "credential record")
 			v = e.unlock(ctx)
-			if err := v.Resume(ctx); err != nil {
+			if _, err := v.Resume(ctx); err != nil {
 				t.Fatalf("honest resume: %v", err)
 			}
 			for _, n := range []string{"c1", "c2", "c3"} {

@@ -277,7 +277,7 @@ func RunWorker(ctx context.Context, cfg *WorkerConfig) error {
 			g := guestNames[rng.IntN(len(guestNames))]
 			if !member[g] {
 				do(OpGrant, g, "", func(ctx context.Context) (Entry, error) {
-					err := v.Grant(ctx, guests[g], g, core.RoleMember)
+					err := v.Grant(ctx, guests[g], g, core.RoleMember, &core.GrantOptions{AllowClassical: true})
 					if errors.Is(err, core.ErrMemberExists) {
 						return Entry{Found: true}, nil
 					}
@@ -334,7 +334,7 @@ func RunWorker(ctx context.Context, cfg *WorkerConfig) error {
 			g := guestNames[rng.IntN(len(guestNames))]
 			if !member[g] {
 				do(OpGrant, g, "", func(ctx context.Context) (Entry, error) {
-					err := v.Grant(ctx, guests[g], g, core.RoleMember)
+					err := v.Grant(ctx, guests[g], g, core.RoleMember, &core.GrantOptions{AllowClassical: true})
 					if errors.Is(err, core.ErrMemberExists) {
 						return Entry{Found: true}, nil // acknowledged: it is a member
 					}
@@ -375,7 +375,7 @@ func runResume(ctx context.Context, lg *Log, v *core.Vault) error {
 		pending, err := v.Pending(octx)
 		if err == nil {
 			lg.Write(Entry{Op: EvPending, Val: fmt.Sprint(pending)})
-			err = v.Resume(octx)
+			_, err = v.Resume(octx)
 		}
 		cancel()
 		if err == nil {

@@ -160,7 +160,7 @@ func (s *session) resumePending(ctx context.Context) error {
 		return nil
 	}
 	fmt.Fprintf(s.app.Stderr, "vault %q has an interrupted rotation; completing it first\n", s.name)
-	return s.do(ctx, func() error { return s.vault.Resume(ctx) })
+	return s.do(ctx, func() error { _, err := s.vault.Resume(ctx); return err })
 }
 
 // conflictAttempts is how often an operation that lost a compare-and-swap

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"text/tabwriter"
 
@@ -150,9 +151,9 @@ func (a *App) vaultMembersCmd() *cobra.Command {
 
 func (a *App) vaultGrantCmd() *cobra.Command {
 	var as, member string
-	var admin bool
+	var admin, allowClassical bool
 	c := &cobra.Command{
-		Use:   "grant VAULT RECIPIENT --name MEMBER [--admin] --as NAME",
+		Use:   "grant VAULT RECIPIENT --name MEMBER [--admin] [--allow-classical] --as NAME",
 		Short: "Give a new member access to a vault",
 		Long: `Seal the vault's current key to RECIPIENT and add it to the vault as MEMBER.
 RECIPIENT is a recipient string (from "identity show NAME --recipient") or
@@ -185,7 +186,11 @@ Compare the printed fingerprint with the grantee over another channel.`,
 			if admin {
 				role = core.RoleAdmin
 			}
-			if err := s.do(ctx, func() error { return s.vault.Grant(ctx, r, member, role) }); err != nil {
+			opts := &core.GrantOptions{AllowClassical: allowClassical}
+			if err := s.do(ctx, func() error { return s.vault.Grant(ctx, r, member, role, opts) }); err != nil {
+				if errors.Is(err, core.ErrClassicalRecipient) {
+					return fmt.Errorf("%w\n%s uses the classical X25519 suite: granting it gives up the vault's post-quantum protection; pass --allow-classical to grant it anyway", err, r.Fingerprint())
+				}
 				return err
 			}
 			fmt.Fprintf(a.Stdout, "granted %q (%s, fingerprint %s) access to vault %q\n", member, roleName(role), r.Fingerprint(), args[0])
@@ -195,6 +200,7 @@ Compare the printed fingerprint with the grantee over another channel.`,
 	asFlag(c, &as)
 	c.Flags().StringVar(&member, "name", "", "the new member's `MEMBER` name in the vault (required)")
 	c.Flags().BoolVar(&admin, "admin", false, "make the member an admin (may grant, revoke, rotate)")
+	c.Flags().BoolVar(&allowClassical, "allow-classical", false, "allow a classical (X25519) recipient into a vault whose members all use the post-quantum hybrid suite")
 	return c
 }
 
@@ -282,7 +288,7 @@ interrupted rotation without starting another.`,
 				fmt.Fprintf(a.Stdout, "vault %q: no interrupted rotation left\n", args[0])
 				return nil
 			}
-			if err := s.do(ctx, func() error { return s.vault.Rotate(ctx) }); err != nil {
+			if err := s.do(ctx, func() error { _, err := s.vault.Rotate(ctx); return err }); err != nil {
 				return err
 			}
 			fmt.Fprintf(a.Stdout, "rotated vault %q to a new key\n", args[0])
