@@ -27,6 +27,12 @@ const (
 	// WriteTimeout bounds every guarded credential write on a store whose
 	// guard is not atomic (S3, GCS): the write's context deadline.
 	WriteTimeout = 10 * time.Second
+	// HeadMaxAge bounds how old the vault head a Get trusts may be: a read
+	// on a session whose head was read longer ago re-reads it first. A host
+	// that has not seen a revoke commit accepts what the revoked member
+	// writes under the old key (it cannot tell it from a member's write), so
+	// this is the window in which a stale reader can be fooled.
+	HeadMaxAge = time.Second
 )
 
 // staleWriteTimeout is WriteTimeout; the tests shorten it so that a sweep

@@ -68,6 +68,8 @@ type Engine struct {
 	// writeTimeout bounds a guarded write when the guard is not atomic
 	// (WriteTimeout; tests shorten it).
 	writeTimeout time.Duration
+	// headMaxAge is HeadMaxAge (tests change it).
+	headMaxAge time.Duration
 	// now is the clock of session expiry; tests replace it.
 	now func() time.Time
 }
@@ -82,7 +84,7 @@ func New(store sdk.Store, opts *Options) (*Engine, error) {
 		o = *opts
 	}
 	e := &Engine{now: time.Now, store: store, pins: newPinStore(o.StateDir), log: o.Logger, concurrency: o.Concurrency,
-		progress: o.Progress, ttl: o.SessionTTL, suite: uint8(o.RecordSuite), writeTimeout: staleWriteTimeout}
+		progress: o.Progress, ttl: o.SessionTTL, suite: uint8(o.RecordSuite), writeTimeout: staleWriteTimeout, headMaxAge: HeadMaxAge}
 	if cr, ok := store.(sdk.CapabilityReporter); ok {
 		e.atomic = cr.Capabilities().AtomicGuard
 	}

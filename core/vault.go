@@ -89,7 +89,9 @@ type Vault struct {
 
 // session is an immutable snapshot of a verified head and its keys.
 type session struct {
-	head *headState
+	// checked is when the head was last read from the store.
+	checked time.Time
+	head    *headState
 	meta *wire.Meta
 	cur  *epochKey
 	prev *epochKey // previous epoch's keys, while a rotation may be pending
@@ -278,20 +280,18 @@ func (v *Vault) loadOnce(ctx context.Context, old *session, id *Identity) (*sess
 	if old != nil && !old.live() {
 		old = nil // rebuild from the slot
 	}
+	now := v.e.now()
 	if old != nil && old.head.hash == hs.hash {
-		if old.head.ver != hs.ver {
-			ns := *old
-			ns.head = hs
-			v.setSession(&ns)
-			return &ns, nil
-		}
-		return old, nil
+		ns := *old
+		ns.head, ns.checked = hs, now
+		v.setSession(&ns)
+		return &ns, nil
 	}
 	h := hs.h
 	if h.Member(id.rcpt.id) == nil {
 		return nil, fmt.Errorf("%w: vault %q (%s)", ErrNotMember, v.name, v.ID())
 	}
-	ns := &session{head: hs}
+	ns := &session{head: hs, checked: now}
 	if old != nil && old.cur.epoch == h.Epoch && old.head.h.Commitment == h.Commitment {
 		ns.cur, ns.prev = old.cur, old.prev
 	} else {
@@ -484,7 +484,7 @@ const maxCredValue = sdk.MaxValueSize - 4096
 
 // Get returns a copy of the credential's value. Missing => ErrCredentialNotFound.
 // With the session unlocked it does one store read and one AEAD open: no
-// KDF, no HPKE. While a revoke is pending, a credential not yet moved by the
+// KDF, no HPKE; once per HeadMaxAge it also re-reads the vault head. While a revoke is pending, a credential not yet moved by the
 // sweep costs a second read (its previous record id) and one signature check.
 func (v *Vault) Get(ctx context.Context, name string) ([]byte, error) {
 	if err := checkCredName(name); err != nil {
@@ -493,6 +493,15 @@ func (v *Vault) Get(ctx context.Context, name string) ([]byte, error) {
 	s, err := v.current()
 	if err != nil {
 		return nil, err
+	}
+	if v.e.now().Sub(s.checked) > v.e.headMaxAge {
+		// A session whose head is older than headMaxAge may have missed a
+		// revoke, and would then accept what the revoked member writes
+		// under the old key: read the head again (amortized over the
+		// reads of that interval).
+		if s, err = v.refresh(ctx); err != nil {
+			return nil, err
+		}
 	}
 	for attempt := 0; ; attempt++ {
 		out, err := v.get(ctx, s, name)
