@@ -513,3 +513,67 @@ func TestGrantClassicalNeedsConsent(t *testing.T) {
 	// Once a classical member is in, another one adds no new exposure.
 	must(t, v.Grant(ctx, testIdentity(t, "dave").Recipient(), "dave", RoleMember, nil))
 }
+
+// A vault stored in format 1 keeps opening; the next revoke upgrades it to
+// format 2 (a plain rotation first, then the revoke), and it reads again.
+func TestV1VaultUpgrades(t *testing.T) {
+	for _, name := range []string{"mem", "fs"} {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			vec := loadVaultVector(t, vectorPath("vault-v1.json"))
+			st := propertyStores[name](t)
+			for k, v := range vec.Store {
+				put(t, st, k, unb64(t, v))
+			}
+			alice, err := ParseIdentity(unb64(t, vec.Alice), nil)
+			must(t, err)
+			bob, err := ParseIdentity(unb64(t, vec.Bob), func() ([]byte, error) { return []byte(vec.BobPass), nil })
+			must(t, err)
+			v, err := newEngine(t, st, nil).Unlock(ctx, vec.Vault, alice)
+			must(t, err)
+			if v.FormatVersion() != 1 || !v.HeadTime().IsZero() {
+				t.Fatalf("format %d, head time %v", v.FormatVersion(), v.HeadTime())
+			}
+			read := func(v *Vault) {
+				for n, want := range vec.Credentials {
+					if got, err := v.Get(ctx, n); err != nil || string(got) != want {
+						t.Fatalf("%s: %q %v", n, got, err)
+					}
+				}
+			}
+			read(v)
+			vb, err := newEngine(t, st, nil).Unlock(ctx, vec.Vault, bob)
+			must(t, err)
+			read(vb)
+			// A format-1 member write, then the revoke that upgrades.
+			must(t, vb.Put(ctx, "bob-v1", []byte("written in format 1")))
+			rep, err := v.Revoke(ctx, "bob")
+			must(t, err)
+			// The upgrade rotation attributed the format-1 records to alice:
+			// nothing is quarantined, everything is carried forward.
+			if len(rep.Quarantined) != 0 || len(rep.Discarded) != 0 {
+				t.Fatalf("revoke report %+v", rep)
+			}
+			if v.FormatVersion() != 2 || v.HeadTime().IsZero() {
+				t.Fatalf("after the revoke: format %d, head time %v", v.FormatVersion(), v.HeadTime())
+			}
+			for k, raw := range dump(t, st) {
+				switch {
+				case k == headKey(v.id) || strings.HasPrefix(k, vaultPrefix(v.id)+"r/"):
+					if raw[4] != 2 {
+						t.Fatalf("%s is stored in format %d", k, raw[4])
+					}
+				}
+			}
+			fresh, err := newEngine(t, st, nil).Unlock(ctx, vec.Vault, alice)
+			must(t, err)
+			read(fresh)
+			if got, err := fresh.Get(ctx, "bob-v1"); err != nil || string(got) != "written in format 1" {
+				t.Fatalf("bob-v1: %q %v", got, err)
+			}
+			if _, err := newEngine(t, st, nil).Unlock(ctx, vec.Vault, bob); !errors.Is(err, ErrNotMember) {
+				t.Fatalf("bob after the revoke: %v", err)
+			}
+		})
+	}
+}

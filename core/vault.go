@@ -92,9 +92,9 @@ type session struct {
 	// checked is when the head was last read from the store.
 	checked time.Time
 	head    *headState
-	meta *wire.Meta
-	cur  *epochKey
-	prev *epochKey // previous epoch's keys, while a rotation may be pending
+	meta    *wire.Meta
+	cur     *epochKey
+	prev    *epochKey // previous epoch's keys, while a rotation may be pending
 }
 
 func (s *session) key(epoch uint64) *epochKey {
