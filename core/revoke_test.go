@@ -577,3 +577,83 @@ func TestV1VaultUpgrades(t *testing.T) {
 		})
 	}
 }
+
+// Property 6 (head parts): heads carry a signed time that HeadTime reports;
+// a host pinned before a revoke refuses a fork signed by the revoked admin
+// from the last head where it was admin, when the head log shows the
+// genuine successor; and a head served while the log holds its signed
+// successor (newer heads withheld) is refused.
+func TestForkByRevokedAdmin(t *testing.T) {
+	for _, name := range []string{"mem", "fs"} {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			st := propertyStores[name](t)
+			f := newRevokeFixture(t, st)
+			t0 := f.va.HeadTime()
+			if t0.IsZero() || time.Since(t0) > time.Minute {
+				t.Fatalf("head time %v", t0)
+			}
+			// dave's host pins the head where carol is still admin.
+			dave := testIdentity(t, "dave")
+			must(t, f.va.Grant(ctx, dave.Recipient(), "dave", RoleMember, classicalOK))
+			ed := newEngine(t, st, nil)
+			vd, err := ed.Unlock(ctx, f.va.name, dave)
+			must(t, err)
+			before, _ := vd.current()
+			// Genuine chain: alice revokes carol.
+			_, err = f.va.Revoke(ctx, "carol")
+			must(t, err)
+			if !f.va.HeadTime().After(t0) {
+				t.Fatalf("head time did not advance: %v then %v", t0, f.va.HeadTime())
+			}
+			genuine := get(t, st, headKey(f.va.id))
+			// carol forks from the head dave pinned: a successor she signs
+			// as the admin she was there (the log keeps the genuine one).
+			fork := copyHead(before.head.h)
+			fork.Time = time.Now().UnixNano()
+			next := fork
+			next.Seq, next.Prev, next.Signer = before.head.h.Seq+1, before.head.hash, f.cr.rcpt.id
+			ids := make([][wire.IDLen]byte, len(next.Members))
+			for i, m := range next.Members {
+				ids[i] = m.ID
+			}
+			next.Meta = sealMeta(before.cur, next.Vault, next.Seq, before.meta.Marshal(ids))
+			next.Signature = signHead(f.cr, next)
+			tamper(t, st, headKey(f.va.id), next.Marshal())
+			_, err = vd.List(ctx)
+			wantErr(t, err, ErrRollback, "vault head", "fork")
+			// Head withheld: the backend serves an older head while the log
+			// holds its signed successor.
+			tamper(t, st, headKey(f.va.id), genuine)
+			s, _ := f.va.current()
+			prevLog := get(t, st, logKey(f.va.id, s.head.h.Seq-1))
+			tamper(t, st, headKey(f.va.id), prevLog)
+			_, err = newEngine(t, st, nil).Unlock(ctx, f.va.name, f.alice)
+			wantErr(t, err, ErrRollback, "vault head", "withheld")
+			tamper(t, st, headKey(f.va.id), genuine)
+			// History: every step verified, with the changes named.
+			hist, err := f.va.History(ctx)
+			must(t, err)
+			var kinds []string
+			for _, e := range hist {
+				for _, c := range e.Changes {
+					kinds = append(kinds, c.Kind.String()+":"+c.Member)
+				}
+				if e.SignerFingerprint == "" || e.FormatVersion != 2 || e.Time.IsZero() {
+					t.Fatalf("history entry %+v", e)
+				}
+			}
+			want := []string{"created:", "granted:bob", "granted:carol", "granted:dave", "revoked:carol", "rotation-done:"}
+			if !slices.Equal(kinds, want) {
+				t.Fatalf("history %v, want %v", kinds, want)
+			}
+			if hist[len(hist)-1].Hash != fmt.Sprintf("%x", wire.HeadHash(genuine)) || hist[1].Signer != "alice" {
+				t.Fatalf("history tail %+v", hist[len(hist)-1])
+			}
+			// A broken log breaks History with an error naming the head.
+			tamperDelete(t, st, logKey(f.va.id, 1))
+			_, err = f.va.History(ctx)
+			wantErr(t, err, ErrRollback, "vault head", logKey(f.va.id, 1))
+		})
+	}
+}
