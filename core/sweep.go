@@ -1,6 +1,7 @@
 package core
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -105,6 +106,11 @@ func (v *Vault) sweepPrefix(ctx context.Context, s *session, old *epochKey, st *
 		for i, en := range page.Entries {
 			g.Go(func() error {
 				it, err := v.decide(gctx, s, old, st, prefix, kind, en)
+				if err == nil && it.action == sweepDiscard {
+					// Read it again before deleting it: a listing that
+					// lied in transit must not cost a record.
+					it, err = v.redecide(gctx, s, old, st, prefix, kind, it)
+				}
 				items[i] = it
 				return err
 			})
@@ -212,6 +218,22 @@ func (v *Vault) decide(ctx context.Context, s *session, old *epochKey, st *sweep
 		})
 	}
 	return it, nil
+}
+
+// redecide reads a blob the sweep would discard once more and decides on
+// what is stored now.
+func (v *Vault) redecide(ctx context.Context, s *session, old *epochKey, st *sweepState, prefix string, kind uint8, it *sweepItem) (*sweepItem, error) {
+	data, ver, err := v.e.store.Get(ctx, it.en.Key)
+	if errors.Is(err, sdk.ErrNotFound) {
+		return &sweepItem{en: it.en}, nil // gone meanwhile: nothing to do
+	}
+	if err != nil {
+		return nil, fmt.Errorf("core: reading %s %q: %w", kindRecord, it.en.Key, err)
+	}
+	if ver == it.en.Version && bytes.Equal(data, it.en.Value) {
+		return it, nil
+	}
+	return v.decide(ctx, s, old, st, prefix, kind, sdk.Entry{Key: it.en.Key, Value: data, Version: ver})
 }
 
 func isRevoked(h *wire.Head, id [wire.IDLen]byte) bool {
