@@ -246,6 +246,18 @@ also completes it first.`,
 				return err
 			}
 			fmt.Fprintf(a.Stdout, "revoked %q from vault %q; re-encrypted %d credential(s)\n", rep.Member, args[0], rep.Reencrypted)
+			if len(rep.Quarantined) > 0 {
+				fmt.Fprintf(a.Stdout, "quarantined (last written by %q, or by no remaining member): an admin restores or drops each (core Vault.RestoreQuarantined / DropQuarantined):\n", rep.Member)
+				for _, q := range rep.Quarantined {
+					fmt.Fprintf(a.Stdout, "  %s (%s)\n", q.Name, q.Reason)
+				}
+			}
+			if len(rep.Discarded) > 0 {
+				fmt.Fprintf(a.Stdout, "deleted %d stored blob(s) no member could read:\n", len(rep.Discarded))
+				for _, d := range rep.Discarded {
+					fmt.Fprintf(a.Stdout, "  %s %s: %s\n", d.Kind, d.Key, d.Reason)
+				}
+			}
 			if len(rep.Readable) == 0 {
 				fmt.Fprintf(a.Stdout, "%q could read no credentials\n", rep.Member)
 				return nil
