@@ -20,7 +20,7 @@ Every command acts as the identity named by --as.`,
 		Args: cobra.ArbitraryArgs,
 		RunE: group,
 	}
-	c.AddCommand(a.vaultCreateCmd(), a.vaultListCmd(), a.vaultMembersCmd(), a.vaultGrantCmd(), a.vaultRevokeCmd(), a.vaultRotateCmd())
+	c.AddCommand(a.vaultCreateCmd(), a.vaultListCmd(), a.vaultMembersCmd(), a.vaultGrantCmd(), a.vaultRevokeCmd(), a.vaultRotateCmd(), a.vaultQuarantineCmd())
 	return c
 }
 
@@ -247,7 +247,7 @@ also completes it first.`,
 			}
 			fmt.Fprintf(a.Stdout, "revoked %q from vault %q; re-encrypted %d credential(s)\n", rep.Member, args[0], rep.Reencrypted)
 			if len(rep.Quarantined) > 0 {
-				fmt.Fprintf(a.Stdout, "quarantined (last written by %q, or by no remaining member): an admin restores or drops each (core Vault.RestoreQuarantined / DropQuarantined):\n", rep.Member)
+				fmt.Fprintf(a.Stdout, "quarantined (last written by %q, or by no remaining member); restore or drop each with `vault quarantine`:\n", rep.Member)
 				for _, q := range rep.Quarantined {
 					fmt.Fprintf(a.Stdout, "  %s (%s)\n", q.Name, q.Reason)
 				}
