@@ -41,6 +41,12 @@ type Options struct {
 	Progress func(Progress)
 	// SessionTTL is how long an unlocked Vault keeps its keys; 0 => 15m.
 	SessionTTL time.Duration
+	// WriteTimeout bounds a credential write on a store whose guard is not
+	// atomic (S3, GCS), and a rotation there waits 1.5x it before its final
+	// pass over records still under the old key. Every host sharing the
+	// backend must use the same value (a writer with a longer one can land
+	// a write after that pass). 0 => WriteTimeout (10 s).
+	WriteTimeout time.Duration
 	// RecordSuite is the AEAD for newly written records; 0 => AES-256-GCM.
 	// Records of either suite are always readable.
 	RecordSuite RecordSuite
@@ -93,6 +99,9 @@ func New(store sdk.Store, opts *Options) (*Engine, error) {
 	}
 	if e.concurrency <= 0 {
 		e.concurrency = 8
+	}
+	if o.WriteTimeout > 0 {
+		e.writeTimeout = o.WriteTimeout
 	}
 	if e.ttl <= 0 {
 		e.ttl = 15 * time.Minute

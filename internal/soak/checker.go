@@ -259,7 +259,7 @@ func show(s string) string {
 //   - raw: no rotation in flight, no record below the minimum epoch, no
 //     key slot of an epoch below it, one record per present credential.
 func (m *Model) Final(ctx context.Context, st sdk.Store, stateDir, vault string, admin *core.Identity, members map[string]*core.Identity, guests map[string]*core.Identity) error {
-	eng, err := core.New(st, &core.Options{StateDir: stateDir})
+	eng, err := core.New(st, &core.Options{StateDir: stateDir, WriteTimeout: time.Second})
 	if err != nil {
 		return err
 	}

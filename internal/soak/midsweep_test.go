@@ -35,7 +35,7 @@ func TestHostKilledMidSweep(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer client.Close()
-	eng, err := core.New(client, &core.Options{StateDir: filepath.Join(dir, "state-parent")})
+	eng, err := core.New(client, &core.Options{StateDir: filepath.Join(dir, "state-parent"), WriteTimeout: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}

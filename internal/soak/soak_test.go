@@ -207,7 +207,7 @@ func runSoak(t *testing.T, backend, bin string, pcfg map[string]string) {
 		t.Fatalf("%s: opening plugin: %v", backend, err)
 	}
 	defer client.Close()
-	eng, err := core.New(client, &core.Options{StateDir: filepath.Join(dir, "state-parent")})
+	eng, err := core.New(client, &core.Options{StateDir: filepath.Join(dir, "state-parent"), WriteTimeout: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}

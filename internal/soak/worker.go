@@ -90,7 +90,8 @@ func LoadIdentity(path string) (*core.Identity, error) {
 }
 
 // slowStore delays record rewrites (conditional puts under the record
-// prefix) while armed, and reports the first one: a sweep is under way.
+// prefix: format 2's sweep moves records with if-absent puts) while armed,
+// and reports the first one: a sweep is under way.
 type slowStore struct {
 	sdk.Store
 	armed   atomic.Bool
@@ -100,7 +101,7 @@ type slowStore struct {
 }
 
 func (s *slowStore) Put(ctx context.Context, key string, value []byte, cond sdk.Cond) (sdk.Version, error) {
-	if s.armed.Load() && cond.Mode() == sdk.CondIfVersion && strings.Contains(key, "/r/") {
+	if s.armed.Load() && cond.Mode() != sdk.CondNone && strings.Contains(key, "/r/") {
 		s.once.Do(s.started)
 		select {
 		case <-time.After(s.delay):
@@ -163,7 +164,10 @@ func RunWorker(ctx context.Context, cfg *WorkerConfig) error {
 	slow := &slowStore{Store: client, delay: cfg.SlowDelay}
 	var slowFired atomic.Bool
 	slow.started = func() { slowFired.Store(true); lg.Write(Entry{Op: EvSweepStarted}) }
-	opts := &core.Options{StateDir: cfg.StateDir}
+	// Every host of the run agrees on a 1 s write timeout, so that a revoke
+	// over a plugin without an atomic guard waits 1.5 s, not 15 s, before
+	// its final pass (the protocol holds for any timeout all hosts share).
+	opts := &core.Options{StateDir: cfg.StateDir, WriteTimeout: time.Second}
 	if cfg.SlowRevokeAfter > 0 {
 		opts.Concurrency = 2
 	}
