@@ -27,9 +27,13 @@ import (
 var propertyStores = map[string]func(t *testing.T) sdk.Store{
 	"mem":        func(t *testing.T) sdk.Store { return atomicGuard(memstore.New()) },
 	"fs":         func(t *testing.T) sdk.Store { return atomicGuard(openFS(t)) },
-	"mem-noatom": func(t *testing.T) sdk.Store { return memstore.New() },
-	"fs-noatom":  func(t *testing.T) sdk.Store { return openFS(t) },
+	"mem-noatom": func(t *testing.T) sdk.Store { return plainStore{memstore.New()} },
+	"fs-noatom":  func(t *testing.T) sdk.Store { return plainStore{openFS(t)} },
 }
+
+// plainStore hides every optional capability of a Store (a native batch,
+// an atomic guard): what a plugin on S3 or GCS offers.
+type plainStore struct{ sdk.Store }
 
 func openFS(t *testing.T) sdk.Store {
 	st, err := fs.Open(stateDir(t))
