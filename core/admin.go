@@ -7,22 +7,42 @@ import (
 	"errors"
 	"fmt"
 	"sort"
-	"strings"
 	"sync"
+	"time"
 
 	"github.com/ALRubinger/aileron-store/core/internal/wire"
 	"github.com/ALRubinger/aileron-store/sdk"
-	"golang.org/x/sync/errgroup"
 )
 
 // maxAttempts bounds the retries of an admin operation that loses a
 // compare-and-swap race on the head.
 const maxAttempts = 8
 
-// admin returns a fresh session after checking that the caller is an admin,
-// completing any pending rotation first when finish is set.
-func (v *Vault) admin(ctx context.Context, finish bool) (*session, *Identity, error) {
-	s, err := v.refresh(ctx, false)
+// Stale writers on a store without an atomic guard (see docs/format.md,
+// "Stale writers"): a credential write is bounded by WriteTimeout, and a
+// rotation waits 1.5 x WriteTimeout (the timeout and a margin of half of
+// it) after it first saw the new epoch committed before its final pass over
+// records still under the old key.
+const (
+	// WriteTimeout bounds every guarded credential write on a store whose
+	// guard is not atomic (S3, GCS): the write's context deadline.
+	WriteTimeout = 10 * time.Second
+	// HeadMaxAge bounds how old the vault head a Get trusts may be: a read
+	// on a session whose head was read longer ago re-reads it first. A host
+	// that has not seen a revoke commit accepts what the revoked member
+	// writes under the old key (it cannot tell it from a member's write), so
+	// this is the window in which a stale reader can be fooled.
+	HeadMaxAge = time.Second
+)
+
+// staleWriteTimeout is WriteTimeout; the tests shorten it so that a sweep
+// over a store without an atomic guard does not wait 15 s.
+var staleWriteTimeout = WriteTimeout
+
+// requireAdmin returns a fresh session after checking that the caller is an
+// admin.
+func (v *Vault) requireAdmin(ctx context.Context) (*session, *Identity, error) {
+	s, err := v.refresh(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -33,24 +53,25 @@ func (v *Vault) admin(ctx context.Context, finish bool) (*session, *Identity, er
 	if m := s.head.h.Member(id.rcpt.id); m == nil || m.Role != wire.RoleAdmin {
 		return nil, nil, fmt.Errorf("%w: vault %q", ErrNotAdmin, v.name)
 	}
-	for i := 0; finish && s.head.h.Pending.Kind != wire.PendingNone; i++ {
-		// Complete the pending rotation first; another admin may start a new
-		// one meanwhile, so check again (a change must never be built on a
-		// head with a rotation in flight).
+	return s, id, nil
+}
+
+// settledAdmin is requireAdmin after completing any pending rotation: a
+// change is never built on a head with a rotation in flight.
+func (v *Vault) settledAdmin(ctx context.Context) (*session, *Identity, error) {
+	for i := 0; ; i++ {
+		s, id, err := v.requireAdmin(ctx)
+		if err != nil || s.head.h.Pending.Kind == wire.PendingNone {
+			return s, id, err
+		}
+		// Another admin may start a new rotation meanwhile: check again.
 		if i == maxAttempts {
 			return nil, nil, fmt.Errorf("core: vault %q: %w: rotations keep starting", v.name, sdk.ErrConflict)
 		}
-		if _, _, err := v.resume(ctx); err != nil {
+		if _, err := v.resume(ctx); err != nil {
 			return nil, nil, err
-		}
-		if s, err = v.refresh(ctx, false); err != nil {
-			return nil, nil, err
-		}
-		if m := s.head.h.Member(id.rcpt.id); m == nil || m.Role != wire.RoleAdmin {
-			return nil, nil, fmt.Errorf("%w: vault %q", ErrNotAdmin, v.name)
 		}
 	}
-	return s, id, nil
 }
 
 func copyMeta(m *wire.Meta) *wire.Meta {
@@ -70,10 +91,22 @@ func (s *session) memberByName(name string) *wire.HeadMember {
 	return nil
 }
 
+// GrantOptions adjust a grant. The zero value (or nil) is the default.
+type GrantOptions struct {
+	// AllowClassical permits granting a recipient of the classical X25519
+	// suite into a vault whose members all use the hybrid post-quantum
+	// suite. Without it such a grant fails with ErrClassicalRecipient: the
+	// vault key would then be wrapped to a key a quantum adversary can
+	// break, which drops the vault's post-quantum protection.
+	AllowClassical bool
+}
+
 // Grant adds a member: it seals the current epoch key to r, writes r's index
 // entry and commits a head listing r. O(1) in the number of credentials.
-// Admin only.
-func (v *Vault) Grant(ctx context.Context, r *Recipient, memberName string, role Role) error {
+// It refuses, before writing anything, a grant that would take the vault
+// past the head's limits (wire.MaxMembers members, wire.MaxMetaLen bytes of
+// sealed metadata). Admin only.
+func (v *Vault) Grant(ctx context.Context, r *Recipient, memberName string, role Role, opts *GrantOptions) error {
 	if r == nil || r.bin == nil {
 		return errors.New("core: grant: nil recipient")
 	}
@@ -83,8 +116,12 @@ func (v *Vault) Grant(ctx context.Context, r *Recipient, memberName string, role
 	if role != RoleMember && role != RoleAdmin {
 		return fmt.Errorf("core: grant: unknown role %d", role)
 	}
+	var o GrantOptions
+	if opts != nil {
+		o = *opts
+	}
 	for attempt := 0; ; attempt++ {
-		s, id, err := v.admin(ctx, true)
+		s, id, err := v.settledAdmin(ctx)
 		if err != nil {
 			return err
 		}
@@ -95,7 +132,22 @@ func (v *Vault) Grant(ctx context.Context, r *Recipient, memberName string, role
 		if s.memberByName(memberName) != nil {
 			return fmt.Errorf("%w: member name %q in vault %q", ErrMemberExists, memberName, v.name)
 		}
-		slot, err := sealSlot(r, v.id, h.Epoch, h.Commitment, &wire.SlotPayload{EpochKey: s.cur.key, NamingKey: s.naming})
+		if r.Suite() == SuiteX25519 && !o.AllowClassical && allHybrid(h) {
+			return fmt.Errorf("%w: %s into vault %q", ErrClassicalRecipient, r.Fingerprint(), v.name)
+		}
+		next := copyHead(h)
+		next.Members = append(next.Members, wire.HeadMember{ID: r.id, Role: uint8(role), Recipient: r.bin})
+		sortMembers(next.Members)
+		meta := copyMeta(s.meta)
+		meta.Names[r.id] = memberName
+		if err := checkHeadLimits(v.name, next, meta); err != nil {
+			return err
+		}
+		var slot []byte
+		err = s.cur.use(func(key, naming []byte) (err error) {
+			slot, err = sealSlot(r, v.id, h.Epoch, h.Commitment, &wire.SlotPayload{EpochKey: key, NamingKey: naming})
+			return err
+		})
 		if err != nil {
 			return err
 		}
@@ -111,11 +163,6 @@ func (v *Vault) Grant(ctx context.Context, r *Recipient, memberName string, role
 		if _, err := v.e.store.Put(ctx, ikey, idx, sdk.None); err != nil {
 			return fmt.Errorf("core: writing %s %q: %w", kindIndex, ikey, err)
 		}
-		next := copyHead(h)
-		next.Members = append(next.Members, wire.HeadMember{ID: r.id, Role: uint8(role), Recipient: r.bin})
-		sortMembers(next.Members)
-		meta := copyMeta(s.meta)
-		meta.Names[r.id] = memberName
 		hs, err := v.e.commitHead(ctx, s.head, next, id, meta, s.cur)
 		if errors.Is(err, sdk.ErrConflict) && attempt < maxAttempts {
 			continue
@@ -123,10 +170,40 @@ func (v *Vault) Grant(ctx context.Context, r *Recipient, memberName string, role
 		if err != nil {
 			return err
 		}
-		v.setSession(&session{head: hs, meta: meta, cur: s.cur, prev: s.prev, naming: s.naming})
+		v.setSession(&session{head: hs, meta: meta, cur: s.cur, prev: s.prev})
 		v.e.log.Debug("member granted", "vault", v.ID(), "member", r.ID())
 		return nil
 	}
+}
+
+// allHybrid reports whether every member of h uses the hybrid suite.
+func allHybrid(h *wire.Head) bool {
+	for _, m := range h.Members {
+		r, err := wire.ParseRecipientBytes(m.Recipient)
+		if err != nil || r.Suite != uint16(SuiteMLKEM768X25519) {
+			return false
+		}
+	}
+	return true
+}
+
+// checkHeadLimits refuses a head the decoder would refuse: too many members
+// or too much metadata (so no legal operation commits a head no host parses).
+func checkHeadLimits(vault string, h *wire.Head, meta *wire.Meta) error {
+	if len(h.Members) > wire.MaxMembers {
+		return fmt.Errorf("%w: vault %q would have %d members, the limit is %d", ErrVaultFull, vault, len(h.Members), wire.MaxMembers)
+	}
+	ids := make([][wire.IDLen]byte, len(h.Members))
+	for i, m := range h.Members {
+		ids[i] = m.ID
+	}
+	plain := meta.Marshal(ids)
+	n := len(plain) + 12 + 16 // nonce and tag of the sealed metadata
+	clear(plain)
+	if n > wire.MaxMetaLen {
+		return fmt.Errorf("%w: vault %q would have %d bytes of sealed metadata (member names), the limit is %d", ErrVaultFull, vault, n, wire.MaxMetaLen)
+	}
+	return nil
 }
 
 func sortMembers(ms []wire.HeadMember) {
@@ -134,167 +211,219 @@ func sortMembers(ms []wire.HeadMember) {
 }
 
 // Revoke removes a member: next-epoch key slots for the remaining members,
-// commit of the next epoch, sweep re-encrypting every old-epoch record,
-// raise of the minimum epoch, deletion of the old slots. It reports the
-// credentials the member could read. Admin only; an interruption is
-// completed by Resume from any remaining admin.
+// commit of the next epoch (with a fresh naming key), sweep moving every
+// old-epoch record to the new key and record id, raise of the minimum
+// epoch, deletion of the old slots. It reports the credentials the member
+// could read, and the records the sweep quarantined or discarded. A
+// format-1 vault is first upgraded by a plain rotation (so that every record
+// the revoke carries forward names its writer). Admin only; an interruption
+// is completed by Resume from any remaining admin.
 func (v *Vault) Revoke(ctx context.Context, memberName string) (*RevokeReport, error) {
-	rep, err := v.rotate(ctx, memberName, true)
+	if err := checkName("member", memberName); err != nil {
+		return nil, err
+	}
+	s, _, err := v.settledAdmin(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return rep, nil
+	if s.head.h.Version < wire.HeadV2 {
+		if s.memberByName(memberName) == nil {
+			return nil, fmt.Errorf("%w: %q in vault %q", ErrMemberNotFound, memberName, v.name)
+		}
+		if _, err := v.rotate(ctx, ""); err != nil {
+			return nil, fmt.Errorf("core: upgrading vault %q to format 2 before the revoke: %w", v.name, err)
+		}
+	}
+	return v.rotate(ctx, memberName)
 }
 
-// Rotate moves the vault to a fresh epoch key (a revoke without removing
-// anyone). Admin only.
-func (v *Vault) Rotate(ctx context.Context) error {
-	_, err := v.rotate(ctx, "", false)
-	return err
+// Rotate moves the vault to a fresh epoch key and naming key (a revoke
+// without removing anyone), upgrading a format-1 vault to format 2. Admin
+// only.
+func (v *Vault) Rotate(ctx context.Context) (*RevokeReport, error) {
+	return v.rotate(ctx, "")
 }
 
-func (v *Vault) rotate(ctx context.Context, memberName string, revoke bool) (*RevokeReport, error) {
+// rotate starts a rotation that removes the member named revokee ("" for a
+// plain rotation) and completes it.
+func (v *Vault) rotate(ctx context.Context, revokee string) (*RevokeReport, error) {
 	for attempt := 0; ; attempt++ {
-		s, id, err := v.admin(ctx, true)
+		s, id, err := v.settledAdmin(ctx)
 		if err != nil {
 			return nil, err
 		}
 		h := s.head.h
 		next := copyHead(h)
+		next.Version = wire.HeadV2
 		meta := copyMeta(s.meta)
 		next.Pending = wire.Pending{Kind: wire.PendingRotate, OldEpoch: h.Epoch, Phase: wire.PhaseSweep}
-		if revoke {
-			m := s.memberByName(memberName)
-			if m == nil {
-				return nil, fmt.Errorf("%w: %q in vault %q", ErrMemberNotFound, memberName, v.name)
-			}
-			gone := m.ID
-			if gone == id.rcpt.id {
-				return nil, fmt.Errorf("core: revoke %q: an admin cannot revoke itself; another admin must", memberName)
-			}
-			admins := 0
-			next.Members = next.Members[:0]
-			for _, hm := range h.Members {
-				if hm.ID == gone {
-					continue
-				}
-				if hm.Role == wire.RoleAdmin {
-					admins++
-				}
-				next.Members = append(next.Members, hm)
-			}
-			if admins == 0 {
-				return nil, fmt.Errorf("core: revoke %q: the vault would have no admin left", memberName)
-			}
-			delete(meta.Names, gone)
-			next.Pending.Kind = wire.PendingRevoke
-			next.Pending.Revoked = [][wire.IDLen]byte{gone}
-		}
-		epoch := h.Epoch + 1
-		key := randomKey()
-		ek, err := newEpochKey(v.id, epoch, key)
-		if err != nil {
-			clear(key)
-			return nil, err
-		}
-		next.Epoch = epoch
-		next.Commitment = commitment(v.id, epoch, key, s.naming)
-		clear(key)
-		// (1) next-epoch slots for the remaining members, carrying the old
-		// key so reads keep working while the sweep runs.
-		for _, m := range next.Members {
-			r, err := recipientFromBytes(m.Recipient)
-			if err != nil {
-				return nil, tampered(kindHead, headKey(v.id), err)
-			}
-			slot, err := sealSlot(r, v.id, epoch, next.Commitment, &wire.SlotPayload{EpochKey: ek.key, NamingKey: s.naming, PrevKey: s.cur.key})
-			if err != nil {
+		if revokee != "" {
+			if err := removeMember(s, id, next, meta, revokee, v.name); err != nil {
 				return nil, err
 			}
-			skey := slotKey(v.id, epoch, next.Commitment, m.ID)
-			if _, err := v.e.store.Put(ctx, skey, slot, sdk.None); err != nil {
-				return nil, fmt.Errorf("core: writing %s %q: %w", kindSlot, skey, err)
-			}
 		}
-		// (2) commit: from here on writers use the new key.
+		epoch := h.Epoch + 1
+		key, naming := randomKey(), randomKey()
+		ek, err := newEpochKey(v.id, epoch, key, naming)
+		next.Epoch = epoch
+		next.Commitment = commitment(v.id, epoch, key, naming)
+		clear(key)
+		clear(naming)
+		if err != nil {
+			return nil, err
+		}
+		// (1) next-epoch slots for the remaining members, carrying the old
+		// keys so reads keep working while the sweep runs.
+		if err := v.writeRotationSlots(ctx, s, next, ek); err != nil {
+			ek.wipe()
+			return nil, err
+		}
+		// (2) commit: from here on writers use the new keys.
 		hs, err := v.e.commitHead(ctx, s.head, next, id, meta, ek)
 		if errors.Is(err, sdk.ErrConflict) && attempt < maxAttempts {
+			ek.wipe()
 			continue
 		}
 		if err != nil {
+			ek.wipe()
 			return nil, err
 		}
-		ns := &session{head: hs, meta: meta, cur: ek, prev: s.cur, naming: s.naming}
+		ns := &session{head: hs, meta: meta, cur: ek, prev: s.cur}
 		v.setSession(ns)
 		v.e.log.Debug("rotation committed", "vault", v.ID(), "epoch", epoch)
-		// (3)-(5) sweep, raise the minimum epoch, delete the old slots. The
-		// sweep opens every record of the vault (re-encrypting the old ones,
-		// authenticating the rest) and so learns every name the revoked
-		// member could read; it may also name a credential created during
-		// the sweep, which errs on the side of rotating one secret too many.
-		rep, swept, err := v.resume(ctx)
+		// (3)-(5) sweep, raise the minimum epoch, delete the old slots.
+		rep, err := v.resume(ctx)
 		if err != nil {
 			return nil, err
 		}
-		if revoke && !swept {
-			// Another admin's host did the whole sweep: read the names.
-			readable, err := v.names(ctx, ns)
-			if err != nil {
-				return nil, err
-			}
-			rep.Readable = mergeSorted(rep.Readable, readable)
-		}
-		rep.Member = memberName
+		rep.Member = revokee
 		return rep, nil
 	}
 }
 
-// Resume completes an interrupted revoke or rotation; it is a no-op when
-// none is pending. Admin only.
-func (v *Vault) Resume(ctx context.Context) error {
-	if _, _, err := v.admin(ctx, false); err != nil {
-		return err
+// removeMember takes the member named name out of next and meta and marks
+// next as a revoke.
+func removeMember(s *session, id *Identity, next *wire.Head, meta *wire.Meta, name, vault string) error {
+	m := s.memberByName(name)
+	if m == nil {
+		return fmt.Errorf("%w: %q in vault %q", ErrMemberNotFound, name, vault)
 	}
-	_, _, err := v.resume(ctx)
-	return err
+	gone := m.ID
+	if gone == id.rcpt.id {
+		return fmt.Errorf("core: revoke %q: an admin cannot revoke itself; another admin must", name)
+	}
+	admins := 0
+	next.Members = next.Members[:0]
+	for _, hm := range s.head.h.Members {
+		if hm.ID == gone {
+			continue
+		}
+		if hm.Role == wire.RoleAdmin {
+			admins++
+		}
+		next.Members = append(next.Members, hm)
+	}
+	if admins == 0 {
+		return fmt.Errorf("core: revoke %q: the vault would have no admin left", name)
+	}
+	delete(meta.Names, gone)
+	next.Pending.Kind = wire.PendingRevoke
+	next.Pending.Revoked = [][wire.IDLen]byte{gone}
+	return nil
 }
 
-func (v *Vault) resume(ctx context.Context) (rep *RevokeReport, swept bool, err error) {
-	rep = &RevokeReport{}
-	readable := map[string]bool{}
+func (v *Vault) writeRotationSlots(ctx context.Context, s *session, next *wire.Head, ek *epochKey) error {
+	return ek.use(func(key, naming []byte) error {
+		return s.cur.use(func(oldKey, oldNaming []byte) error {
+			for _, m := range next.Members {
+				r, err := recipientFromBytes(m.Recipient)
+				if err != nil {
+					return tampered(kindHead, headKey(v.id), err)
+				}
+				slot, err := sealSlot(r, v.id, next.Epoch, next.Commitment, &wire.SlotPayload{EpochKey: key, NamingKey: naming, PrevKey: oldKey, PrevNaming: oldNaming})
+				if err != nil {
+					return err
+				}
+				skey := slotKey(v.id, next.Epoch, next.Commitment, m.ID)
+				if _, err := v.e.store.Put(ctx, skey, slot, sdk.None); err != nil {
+					return fmt.Errorf("core: writing %s %q: %w", kindSlot, skey, err)
+				}
+			}
+			return nil
+		})
+	})
+}
+
+// Resume completes an interrupted revoke or rotation and reports what its
+// sweep did; with none pending it does nothing. Admin only.
+func (v *Vault) Resume(ctx context.Context) (*RevokeReport, error) {
+	if _, _, err := v.requireAdmin(ctx); err != nil {
+		return nil, err
+	}
+	return v.resume(ctx)
+}
+
+// sweepState collects what a sweep finds, across passes and goroutines.
+type sweepState struct {
+	mu       sync.Mutex
+	rep      *RevokeReport
+	readable map[string]bool
+	swept    bool
+}
+
+func (st *sweepState) note(f func()) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	f()
+}
+
+func (v *Vault) resume(ctx context.Context) (*RevokeReport, error) {
+	st := &sweepState{rep: &RevokeReport{}, readable: map[string]bool{}}
+	var since time.Time
 	for attempt := 0; attempt < 4*maxAttempts; attempt++ {
-		s, id, err := v.admin(ctx, false)
+		s, id, err := v.requireAdmin(ctx)
 		if err != nil {
-			return nil, swept, err
+			return nil, err
 		}
 		h := s.head.h
 		if h.Pending.Kind == wire.PendingNone {
-			for n := range readable {
-				rep.Readable = append(rep.Readable, n)
+			if !st.swept && st.rep.Member == "" {
+				// Another admin's host did the whole sweep: read the names.
+				if err := v.names(ctx, s, st.readable); err != nil {
+					return nil, err
+				}
 			}
-			sort.Strings(rep.Readable)
-			return rep, swept, nil
+			for n := range st.readable {
+				st.rep.Readable = append(st.rep.Readable, n)
+			}
+			sort.Strings(st.rep.Readable)
+			return st.rep, nil
 		}
 		next := copyHead(h)
 		switch h.Pending.Phase {
 		case wire.PhaseSweep:
 			// (3) sweep, then (4) raise the minimum epoch.
-			old := s.key(h.Pending.OldEpoch)
+			old := s.pendingPrev()
 			if old == nil {
-				return nil, swept, tamperedf(kindSlot, slotKey(v.id, h.Epoch, h.Commitment, id.rcpt.id), "carries no key for the pending epoch %d", h.Pending.OldEpoch)
+				return nil, tamperedf(kindSlot, slotKey(v.id, h.Epoch, h.Commitment, id.rcpt.id), "carries no key for the pending epoch %d", h.Pending.OldEpoch)
 			}
-			n, err := v.sweep(ctx, s, old, readable)
+			if since.IsZero() {
+				since = v.e.now()
+			}
+			err := v.sweep(ctx, s, old, st, since)
+			if errors.Is(err, sdk.ErrConflict) || errors.Is(err, errKeyWiped) {
+				continue // the head moved on (another admin progressed): re-read
+			}
 			if err != nil {
-				return nil, swept, err
+				return nil, err
 			}
-			rep.Reencrypted += n
-			swept = true
+			st.swept = true
 			next.MinEpoch = h.Epoch
 			next.Pending.Phase = wire.PhaseCleanup
 		case wire.PhaseCleanup:
 			// (5) delete the old slots (and garbage of lost attempts).
 			if err := v.deleteOldSlots(ctx, h); err != nil {
-				return nil, swept, err
+				return nil, err
 			}
 			next.Pending = wire.Pending{}
 		}
@@ -303,11 +432,11 @@ func (v *Vault) resume(ctx context.Context) (rep *RevokeReport, swept bool, err 
 			continue // another admin progressed; re-read
 		}
 		if err != nil {
-			return nil, swept, err
+			return nil, err
 		}
-		v.setSession(&session{head: hs, meta: s.meta, cur: s.cur, prev: s.prev, naming: s.naming})
+		v.setSession(&session{head: hs, meta: s.meta, cur: s.cur, prev: s.prev})
 	}
-	return nil, swept, fmt.Errorf("core: resuming rotation of vault %q: %w: too many concurrent changes", v.name, sdk.ErrConflict)
+	return nil, fmt.Errorf("core: resuming rotation of vault %q: %w: too many concurrent changes", v.name, sdk.ErrConflict)
 }
 
 // deleteOldSlots removes every slot not of the head's current epoch and key,
@@ -315,31 +444,30 @@ func (v *Vault) resume(ctx context.Context) (rep *RevokeReport, swept bool, err 
 func (v *Vault) deleteOldSlots(ctx context.Context, h *wire.Head) error {
 	keep := slotDir(h.Epoch, h.Commitment)
 	prefix := slotPrefix(v.id)
-	var doomed []string
+	var doomed []sdk.Write
 	flush := func() error {
-		for _, k := range doomed {
-			if err := v.e.store.Delete(ctx, k, sdk.None); err != nil {
-				return fmt.Errorf("core: deleting %s %q: %w", kindSlot, k, err)
+		if len(doomed) == 0 {
+			return nil
+		}
+		res, err := v.e.writeBatch(ctx, nil, doomed)
+		if err != nil {
+			return fmt.Errorf("core: deleting %ss of vault %q: %w", kindSlot, v.name, err)
+		}
+		for i, r := range res {
+			if r.Err != nil && !errors.Is(r.Err, sdk.ErrNotFound) {
+				return fmt.Errorf("core: deleting %s %q: %w", kindSlot, doomed[i].Key, r.Err)
 			}
 		}
 		doomed = doomed[:0]
 		return nil
 	}
 	err := sdk.Walk(ctx, v.e.store, prefix, false, func(en sdk.Entry) error {
-		dir, _, _ := strings.Cut(en.Key[len(prefix):], "/")
-		if dir == keep || len(dir) < 16 {
+		dir, epoch, ok := parseSlotEpoch(prefix, en.Key)
+		if dir == keep || !ok || epoch > h.Epoch {
 			return nil
 		}
-		var ep [8]byte
-		if n, err := hex.Decode(ep[:], []byte(dir[:16])); err != nil || n != 8 {
-			return nil
-		}
-		epoch := uint64(ep[0])<<56 | uint64(ep[1])<<48 | uint64(ep[2])<<40 | uint64(ep[3])<<32 | uint64(ep[4])<<24 | uint64(ep[5])<<16 | uint64(ep[6])<<8 | uint64(ep[7])
-		if epoch > h.Epoch {
-			return nil
-		}
-		doomed = append(doomed, en.Key)
-		if len(doomed) >= 256 {
+		doomed = append(doomed, sdk.Write{Kind: sdk.WriteDelete, Key: en.Key})
+		if len(doomed) >= sdk.MaxBatchWrites {
 			return flush()
 		}
 		return nil
@@ -350,180 +478,20 @@ func (v *Vault) deleteOldSlots(ctx context.Context, h *wire.Head) error {
 	return flush()
 }
 
-// sweep re-encrypts every record below the head's epoch under the current
-// key, page by page, with compare-and-swap and bounded concurrency. Names of
-// the records found under the old key go into readable. It repeats while a
-// pass met concurrent writers, so nothing is left behind.
-func (v *Vault) sweep(ctx context.Context, s *session, old *epochKey, readable map[string]bool) (int, error) {
-	var mu sync.Mutex
-	total := 0
-	for pass := 0; pass < 4; pass++ {
-		raced := false
-		// The largest page the contract allows (about 1 MiB of values): a
-		// backend that pays per listing call (fs reads the whole directory)
-		// pays it 4x less often than with pages of 256.
-		opts := sdk.ListOptions{Prefix: recordPrefix(v.id), WithValues: true, Limit: sdk.MaxListLimit}
-		for {
-			page, err := v.e.store.List(ctx, opts)
-			if err != nil {
-				return total, fmt.Errorf("core: listing records of vault %q: %w", v.name, err)
-			}
-			g, gctx := errgroup.WithContext(ctx)
-			g.SetLimit(v.e.concurrency)
-			for _, en := range page.Entries {
-				g.Go(func() error {
-					n, name, r, err := v.sweepOne(gctx, s, old, en)
-					mu.Lock()
-					defer mu.Unlock()
-					total += n
-					if name != "" {
-						readable[name] = true
-					}
-					raced = raced || r
-					return err
-				})
-			}
-			if err := g.Wait(); err != nil {
-				return total, err
-			}
-			if v.e.progress != nil {
-				v.e.progress(Progress{Op: "sweep", Vault: v.name, Done: total})
-			}
-			if !page.More {
-				break
-			}
-			if len(page.Entries) > 0 {
-				opts.StartAfter = page.Entries[len(page.Entries)-1].Key
-			}
-		}
-		if !raced {
-			break
-		}
-	}
-	if v.e.progress != nil {
-		v.e.progress(Progress{Op: "sweep", Vault: v.name, Done: total, Total: total})
-	}
-	return total, nil
-}
-
-// sweepOne re-encrypts one record if it is below the current epoch. It
-// returns the count re-encrypted (0 or 1), the record's name if it was under
-// the old key, and whether it lost a race to a writer.
-func (v *Vault) sweepOne(ctx context.Context, s *session, old *epochKey, en sdk.Entry) (int, string, bool, error) {
-	rid, ok := v.parseRecordKey(en.Key)
-	if !ok {
-		return 0, "", false, tamperedf(kindRecord, en.Key, "key is not a record id")
-	}
-	data, ver := en.Value, en.Version
-	for try := 0; try < 8; try++ {
-		rec, err := wire.ParseRecord(data)
+// names adds the names of every readable record to out.
+func (v *Vault) names(ctx context.Context, s *session, out map[string]bool) error {
+	err := v.walk(ctx, s, recordPrefix(v.id), wire.RecordCredential, func(key string, o *openedRecord, err error) error {
 		if err != nil {
-			return 0, "", false, tampered(kindRecord, en.Key, err)
-		}
-		if rec.Epoch < s.head.h.MinEpoch {
-			// Below the minimum epoch: unreadable to everyone. Either a
-			// replayed blob, or a writer that read the head before the last
-			// rotation and is about to re-encrypt its own write (see Put).
-			// Not this sweep's to fix.
-			v.e.log.Warn("sweep skipped a record below the minimum epoch", "key", en.Key, "epoch", rec.Epoch)
-			return 0, "", true, nil
-		}
-		if rec.Epoch >= s.cur.epoch {
-			// Already under this rotation's key or a later one (a writer,
-			// an earlier sweep, or a newer rotation by another admin got
-			// there). Authenticate it before leaving it (openAt re-reads
-			// the head for an epoch it does not know yet): otherwise a
-			// backend could make the sweep skip a record by lying about its
-			// epoch, and the real record would end below the minimum epoch.
-			_, plain, p, _, err := v.openAt(ctx, s, en.Key, rid, data)
-			if errors.Is(err, ErrRollback) && try < 7 {
-				// The vault moved on since this page was listed (another
-				// admin's newer rotation raised the minimum epoch past this
-				// copy): read the record again. A replayed blob keeps
-				// failing and is reported on the last try.
-				data, ver, err = v.e.store.Get(ctx, en.Key)
-				if errors.Is(err, sdk.ErrNotFound) {
-					return 0, "", true, nil
-				}
-				if err != nil {
-					return 0, "", false, fmt.Errorf("core: reading %s %q: %w", kindRecord, en.Key, err)
-				}
-				continue
-			}
-			if err != nil {
-				return 0, "", false, err
-			}
-			name := string(p.Name)
-			clear(plain)
-			return 0, name, try > 0, nil
-		}
-		_, plain, p, _, err := v.openAt(ctx, s, en.Key, rid, data)
-		if err != nil {
-			return 0, "", false, err
-		}
-		name := string(p.Name)
-		blob := sealRecord(s.cur, rec.Suite, v.id, rid, plain)
-		clear(plain)
-		_, err = v.e.store.Put(ctx, en.Key, blob, sdk.IfVersion(ver))
-		if err == nil {
-			return 1, name, try > 0, nil
-		}
-		if errors.Is(err, sdk.ErrNotFound) {
-			return 0, name, true, nil // deleted meanwhile: nothing to resurrect
-		}
-		if !errors.Is(err, sdk.ErrConflict) {
-			return 0, name, false, fmt.Errorf("core: re-encrypting %s %q: %w", kindRecord, en.Key, err)
-		}
-		data, ver, err = v.e.store.Get(ctx, en.Key)
-		if errors.Is(err, sdk.ErrNotFound) {
-			return 0, name, true, nil
-		}
-		if err != nil {
-			return 0, name, false, fmt.Errorf("core: reading %s %q: %w", kindRecord, en.Key, err)
-		}
-	}
-	return 0, "", true, fmt.Errorf("core: re-encrypting %s %q: %w: too many concurrent writes", kindRecord, en.Key, sdk.ErrConflict)
-}
-
-// names returns the sorted names of every readable record, skipping records
-// below the minimum epoch (unreadable to everyone).
-func (v *Vault) names(ctx context.Context, s *session) ([]string, error) {
-	var out []string
-	err := sdk.Walk(ctx, v.e.store, recordPrefix(v.id), true, func(en sdk.Entry) error {
-		rid, ok := v.parseRecordKey(en.Key)
-		if !ok {
-			return tamperedf(kindRecord, en.Key, "key is not a record id")
-		}
-		_, plain, p, _, err := v.openAt(ctx, s, en.Key, rid, en.Value)
-		if errors.Is(err, ErrRollback) {
+			v.e.log.Warn("unreadable record skipped", "key", key, "error", err)
 			return nil
 		}
-		if err != nil {
-			return err
-		}
-		out = append(out, string(p.Name))
-		clear(plain)
+		out[string(o.p.Name)] = true
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("core: listing vault %q: %w", v.name, err)
+		return fmt.Errorf("core: listing vault %q: %w", v.name, err)
 	}
-	sort.Strings(out)
-	return out, nil
+	return nil
 }
 
-func mergeSorted(a, b []string) []string {
-	set := map[string]bool{}
-	for _, x := range a {
-		set[x] = true
-	}
-	for _, x := range b {
-		set[x] = true
-	}
-	out := make([]string, 0, len(set))
-	for x := range set {
-		out = append(out, x)
-	}
-	sort.Strings(out)
-	return out
-}
+func hexID(id [wire.IDLen]byte) string { return hex.EncodeToString(id[:]) }

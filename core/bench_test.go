@@ -117,7 +117,7 @@ func BenchmarkGrant(b *testing.B) {
 			n = 0
 			b.StartTimer()
 		}
-		if err := v.Grant(ctx, ids[n].Recipient(), fmt.Sprintf("m%d", n), RoleMember); err != nil {
+		if err := v.Grant(ctx, ids[n].Recipient(), fmt.Sprintf("m%d", n), RoleMember, classicalOK); err != nil {
 			b.Fatal(err)
 		}
 		n++
@@ -133,7 +133,7 @@ func BenchmarkSweep(b *testing.B) {
 	start := time.Now()
 	rounds := 0
 	for b.Loop() {
-		if err := v.Rotate(ctx); err != nil {
+		if err := errOf(v.Rotate(ctx)); err != nil {
 			b.Fatal(err)
 		}
 		rounds++

@@ -7,9 +7,11 @@ import (
 	"math/rand/v2"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"testing"
 
+	"github.com/ALRubinger/aileron-store/core/internal/wire"
 	"github.com/ALRubinger/aileron-store/sdk"
 )
 
@@ -28,7 +30,7 @@ func scenarioConcurrent(t *testing.T, st sdk.Store) {
 	e3 := newEngine(t, st, nil)
 	va, err := e1.CreateVault(ctx, "concurrent", alice, "alice")
 	must(t, err)
-	must(t, va.Grant(ctx, carol.Recipient(), "carol", RoleAdmin))
+	must(t, va.Grant(ctx, carol.Recipient(), "carol", RoleAdmin, classicalOK))
 	vc, err := e2.Unlock(ctx, "concurrent", carol)
 	must(t, err)
 	// Some records for the sweeps to chew on.
@@ -95,7 +97,7 @@ func scenarioConcurrent(t *testing.T, st sdk.Store) {
 		for i := range 4 {
 			var err error
 			if grants {
-				err = v.Grant(ctx, dave.Recipient(), "dave", RoleMember)
+				err = v.Grant(ctx, dave.Recipient(), "dave", RoleMember, classicalOK)
 				if err == nil {
 					var vd *Vault
 					if vd, err = e3.Unlock(ctx, "concurrent", dave); err == nil {
@@ -114,7 +116,7 @@ func scenarioConcurrent(t *testing.T, st sdk.Store) {
 					}
 				}
 			} else {
-				err = v.Rotate(ctx)
+				err = errOf(v.Rotate(ctx))
 			}
 			if errors.Is(err, sdk.ErrConflict) {
 				continue // lost every retry to the other admin: allowed, try again
@@ -138,7 +140,7 @@ func scenarioConcurrent(t *testing.T, st sdk.Store) {
 	if t.Failed() {
 		return
 	}
-	must(t, va.Resume(ctx))
+	must(t, errOf(va.Resume(ctx)))
 	for _, v := range []*Vault{va, vc} {
 		var want []string
 		for k, s := range final {
@@ -149,6 +151,12 @@ func scenarioConcurrent(t *testing.T, st sdk.Store) {
 				}
 				want = append(want, k)
 			} else if !errors.Is(err, ErrCredentialNotFound) {
+				cs, _ := v.current()
+				for key, val := range dump(t, st) {
+					if r, err := wire.ParseRecord(val); err == nil && strings.Contains(key, "/r/") {
+						t.Logf("%s epoch %d kind %d (head epoch %d min %d) cur id %x", key, r.Epoch, r.Kind, cs.head.h.Epoch, cs.head.h.MinEpoch, recordID(cs.cur.naming, k))
+					}
+				}
 				t.Fatalf("%s: %q %v, want deleted (resurrected)", k, got, err)
 			}
 		}

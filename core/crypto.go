@@ -10,7 +10,9 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/ALRubinger/aileron-store/core/internal/wire"
 	"golang.org/x/crypto/chacha20poly1305"
@@ -64,11 +66,15 @@ func recordID(namingKey []byte, name string) (id [wire.RecordIDLen]byte) {
 
 // epochKey holds one epoch's key and the ciphers derived from it.
 type epochKey struct {
-	epoch uint64
-	key   []byte
-	aes   cipher.AEAD // records, suite 1
-	xc    cipher.AEAD // records, suite 2
-	meta  cipher.AEAD // head metadata
+	// mu guards key and naming against wipe while a caller uses them.
+	mu     sync.RWMutex
+	wiped  bool
+	epoch  uint64
+	key    []byte
+	naming []byte      // the epoch's naming key (one per vault in format 1)
+	aes    cipher.AEAD // records, suite 1
+	xc     cipher.AEAD // records, suite 2
+	meta   cipher.AEAD // head metadata
 }
 
 // deriveKey = HKDF-SHA-256(ikm=epoch key, salt=vault id, info=label [|| suite]).
@@ -76,8 +82,8 @@ func deriveKey(key []byte, vault [wire.IDLen]byte, info string) ([]byte, error) 
 	return hkdf.Key(sha256.New, key, vault[:], info, wire.KeyLen)
 }
 
-func newEpochKey(vault [wire.IDLen]byte, epoch uint64, key []byte) (*epochKey, error) {
-	ek := &epochKey{epoch: epoch, key: append([]byte(nil), key...)}
+func newEpochKey(vault [wire.IDLen]byte, epoch uint64, key, naming []byte) (*epochKey, error) {
+	ek := &epochKey{epoch: epoch, key: append([]byte(nil), key...), naming: append([]byte(nil), naming...)}
 	k1, err := deriveKey(key, vault, labelRecord+"\x01")
 	if err != nil {
 		return nil, err
@@ -115,8 +121,36 @@ func newGCM(k []byte) (cipher.AEAD, error) {
 
 func (k *epochKey) wipe() {
 	if k != nil {
+		k.mu.Lock()
+		k.wiped = true
 		clear(k.key)
+		clear(k.naming)
+		k.mu.Unlock()
 	}
+}
+
+// errKeyWiped: the session's keys were wiped (the vault moved to a new epoch
+// or was locked) while a caller was about to use them: read the head again.
+var errKeyWiped = errors.New("the session's keys were replaced")
+
+// rid returns the record id of name under the epoch's naming key.
+func (k *epochKey) rid(name string) ([wire.RecordIDLen]byte, error) {
+	k.mu.RLock()
+	defer k.mu.RUnlock()
+	if k.wiped {
+		return [wire.RecordIDLen]byte{}, errKeyWiped
+	}
+	return recordID(k.naming, name), nil
+}
+
+// use calls fn with the raw epoch and naming keys, unless they were wiped.
+func (k *epochKey) use(fn func(key, naming []byte) error) error {
+	k.mu.RLock()
+	defer k.mu.RUnlock()
+	if k.wiped {
+		return errKeyWiped
+	}
+	return fn(k.key, k.naming)
 }
 
 func (k *epochKey) aead(suite uint8) cipher.AEAD {
@@ -126,9 +160,13 @@ func (k *epochKey) aead(suite uint8) cipher.AEAD {
 	return k.aes
 }
 
-// sealRecord encrypts one credential record.
-func sealRecord(k *epochKey, suite uint8, vault [wire.IDLen]byte, rid [wire.RecordIDLen]byte, plain []byte) []byte {
-	rec := wire.Record{Suite: suite, Vault: vault, ID: rid, Epoch: k.epoch, Nonce: make([]byte, wire.NonceLen(suite))}
+// sealRecord encrypts one credential record of the plaintext's version
+// (kind is ignored for version 1).
+func sealRecord(k *epochKey, suite, version, kind uint8, vault [wire.IDLen]byte, rid [wire.RecordIDLen]byte, plain []byte) []byte {
+	if version == wire.RecordV1 {
+		kind = wire.RecordCredential
+	}
+	rec := wire.Record{Version: version, Suite: suite, Kind: kind, Vault: vault, ID: rid, Epoch: k.epoch, Nonce: make([]byte, wire.NonceLen(suite))}
 	rand.Read(rec.Nonce)
 	hdr := rec.Header()
 	a := k.aead(suite)
@@ -239,25 +277,3 @@ func openIndex(id *Identity, key string, data []byte) ([wire.IDLen]byte, string,
 }
 
 var e0 [wire.IDLen]byte
-
-// Storage keys. No names appear in them, only random or derived ids.
-func vaultPrefix(v [wire.IDLen]byte) string { return "v/" + hex.EncodeToString(v[:]) + "/" }
-func headKey(v [wire.IDLen]byte) string     { return vaultPrefix(v) + "head" }
-func logKey(v [wire.IDLen]byte, seq uint64) string {
-	return fmt.Sprintf("%sh/%016x", vaultPrefix(v), seq)
-}
-func slotPrefix(v [wire.IDLen]byte) string { return vaultPrefix(v) + "s/" }
-func slotDir(epoch uint64, c [wire.HashLen]byte) string {
-	return fmt.Sprintf("%016x.%s", epoch, hex.EncodeToString(c[:8]))
-}
-func slotKey(v [wire.IDLen]byte, epoch uint64, c [wire.HashLen]byte, member [wire.IDLen]byte) string {
-	return slotPrefix(v) + slotDir(epoch, c) + "/" + hex.EncodeToString(member[:])
-}
-func recordPrefix(v [wire.IDLen]byte) string { return vaultPrefix(v) + "r/" }
-func recordKey(v [wire.IDLen]byte, rid [wire.RecordIDLen]byte) string {
-	return recordPrefix(v) + hex.EncodeToString(rid[:])
-}
-func indexPrefix(member string) string { return "m/" + member + "/" }
-func indexKey(member string, v [wire.IDLen]byte) string {
-	return indexPrefix(member) + hex.EncodeToString(v[:])
-}

@@ -42,6 +42,12 @@ type Options struct {
 	Progress func(Progress)
 	// SessionTTL is how long an unlocked Vault keeps its keys; 0 => 15m.
 	SessionTTL time.Duration
+	// WriteTimeout bounds a credential write on a store whose guard is not
+	// atomic (S3, GCS), and a rotation there waits 1.5x it before its final
+	// pass over records still under the old key. Every host sharing the
+	// backend must use the same value (a writer with a longer one can land
+	// a write after that pass). 0 => WriteTimeout (10 s).
+	WriteTimeout time.Duration
 	// RecordSuite is the AEAD for newly written records; 0 => AES-256-GCM.
 	// Records of either suite are always readable.
 	RecordSuite RecordSuite
@@ -64,6 +70,13 @@ type Engine struct {
 	progress    func(Progress)
 	ttl         time.Duration
 	suite       uint8
+	// atomic: the store checks a batch's guard atomically with its writes.
+	atomic bool
+	// writeTimeout bounds a guarded write when the guard is not atomic
+	// (WriteTimeout; tests shorten it).
+	writeTimeout time.Duration
+	// headMaxAge is HeadMaxAge (tests change it).
+	headMaxAge time.Duration
 	// now is the clock of session expiry; tests replace it.
 	now func() time.Time
 }
@@ -78,12 +91,18 @@ func New(store sdk.Store, opts *Options) (*Engine, error) {
 		o = *opts
 	}
 	e := &Engine{now: time.Now, store: store, pins: newPinStore(o.StateDir), log: o.Logger, concurrency: o.Concurrency,
-		progress: o.Progress, ttl: o.SessionTTL, suite: uint8(o.RecordSuite)}
+		progress: o.Progress, ttl: o.SessionTTL, suite: uint8(o.RecordSuite), writeTimeout: staleWriteTimeout, headMaxAge: HeadMaxAge}
+	if cr, ok := store.(sdk.CapabilityReporter); ok {
+		e.atomic = cr.Capabilities().AtomicGuard
+	}
 	if e.log == nil {
 		e.log = hclog.NewNullLogger()
 	}
 	if e.concurrency <= 0 {
 		e.concurrency = 8
+	}
+	if o.WriteTimeout > 0 {
+		e.writeTimeout = o.WriteTimeout
 	}
 	if e.ttl <= 0 {
 		e.ttl = 15 * time.Minute
@@ -202,11 +221,11 @@ func (e *Engine) CreateVault(ctx context.Context, name string, admin *Identity, 
 	if err != nil {
 		return nil, err
 	}
-	ek, err := newEpochKey(vault, epoch, key)
+	ek, err := newEpochKey(vault, epoch, key, naming)
 	if err != nil {
 		return nil, err
 	}
-	h := &wire.Head{Vault: vault, Epoch: epoch, MinEpoch: epoch, Commitment: commit, Signer: admin.rcpt.id,
+	h := &wire.Head{Version: wire.HeadV2, Time: time.Now().UnixNano(), Vault: vault, Epoch: epoch, MinEpoch: epoch, Commitment: commit, Signer: admin.rcpt.id,
 		Members: []wire.HeadMember{{ID: admin.rcpt.id, Role: wire.RoleAdmin, Recipient: admin.rcpt.bin}}}
 	meta := &wire.Meta{VaultName: name, Names: map[[wire.IDLen]byte]string{admin.rcpt.id: adminName}}
 	plain := meta.Marshal([][wire.IDLen]byte{admin.rcpt.id})
@@ -240,7 +259,7 @@ func (e *Engine) CreateVault(ctx context.Context, name string, admin *Identity, 
 	}
 	e.log.Debug("vault created", "vault", hex.EncodeToString(vault[:]))
 	v := e.newVault(vault, name, admin)
-	v.setSession(&session{head: hs, meta: meta, cur: ek, naming: append([]byte(nil), naming...)})
+	v.setSession(&session{head: hs, meta: meta, cur: ek})
 	return v, nil
 }
 
@@ -305,7 +324,7 @@ func (e *Engine) unlockToken(ctx context.Context, name string, id *Identity, t *
 		return nil, err
 	}
 	v := e.newVault(t.vault, name, id)
-	if _, err := v.refresh(ctx, true); err != nil {
+	if _, err := v.unlockSession(ctx); err != nil {
 		return nil, err
 	}
 	if prev, ok, _ := e.pins.vaultOf(id.rcpt.id, name); ok && prev != t.vault {
@@ -324,7 +343,7 @@ func (e *Engine) unlockPinned(ctx context.Context, name string, id *Identity, va
 		return nil, err
 	}
 	v := e.newVault(vault, name, id)
-	if _, err := v.refresh(ctx, true); err != nil {
+	if _, err := v.unlockSession(ctx); err != nil {
 		return nil, err
 	}
 	return v, nil
@@ -391,7 +410,7 @@ func (e *Engine) unlockFirst(ctx context.Context, vaultName string, id *Identity
 			continue
 		}
 		v := e.newVault(en.vault, vaultName, id)
-		if _, err := v.refresh(ctx, true); err != nil {
+		if _, err := v.unlockSession(ctx); err != nil {
 			if errors.Is(err, ErrVaultNotFound) {
 				continue // garbage of a crashed create
 			}

@@ -69,3 +69,12 @@ func tamperedf(kind, key, format string, args ...any) error {
 func rollbackf(kind, key, format string, args ...any) error {
 	return fmt.Errorf("%w: %s %q: %s", ErrRollback, kind, key, fmt.Sprintf(format, args...))
 }
+
+// More sentinels of format 2.
+var (
+	// ErrClassicalRecipient: a grant would add a classical (X25519) member
+	// to a vault whose members all use the hybrid post-quantum suite.
+	ErrClassicalRecipient = errors.New("classical recipient refused in a post-quantum vault (allow it explicitly)")
+	// ErrVaultFull: the change would take the vault head past its limits.
+	ErrVaultFull = errors.New("vault limit reached")
+)

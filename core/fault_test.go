@@ -211,7 +211,7 @@ func (r *faultRun) apply(ctx context.Context, op faultOp) error {
 		if op.name == "carol" {
 			role = RoleAdmin
 		}
-		return r.alice.Grant(ctx, testIdentity(r.t, op.name).Recipient(), op.name, role)
+		return r.alice.Grant(ctx, testIdentity(r.t, op.name).Recipient(), op.name, role, classicalOK)
 	case "revoke":
 		if r.bobVault != nil {
 			if _, err := r.bobVault.Members(ctx); err == nil {
@@ -221,7 +221,7 @@ func (r *faultRun) apply(ctx context.Context, op faultOp) error {
 		_, err := r.alice.Revoke(ctx, op.name)
 		return err
 	case "rotate":
-		return r.alice.Rotate(ctx)
+		return errOf(r.alice.Rotate(ctx))
 	}
 	return nil
 }
@@ -255,7 +255,7 @@ func (r *faultRun) recover(ctx context.Context, op faultOp) {
 		return
 	}
 	r.reopen(ctx)
-	if err := r.alice.Resume(ctx); err != nil {
+	if err := errOf(r.alice.Resume(ctx)); err != nil {
 		t.Fatalf("resume after a crash in %s: %v", op.kind, err)
 	}
 	ms, err := r.alice.Members(ctx)
@@ -282,7 +282,7 @@ func (r *faultRun) recover(ctx context.Context, op faultOp) {
 	case "rotate":
 		// Either the rotation committed (and Resume finished it) or it
 		// left only unreferenced slots; both are fine, run it again.
-		if err := r.alice.Rotate(ctx); err != nil {
+		if err := errOf(r.alice.Rotate(ctx)); err != nil {
 			t.Fatalf("redoing rotate: %v", err)
 		}
 	}
@@ -292,7 +292,7 @@ func (r *faultRun) recover(ctx context.Context, op faultOp) {
 // check verifies the invariants after the script.
 func (r *faultRun) check(ctx context.Context, label string) {
 	t := r.t
-	if err := r.alice.Resume(ctx); err != nil {
+	if err := errOf(r.alice.Resume(ctx)); err != nil {
 		t.Fatalf("%s: final resume: %v", label, err)
 	}
 	if p, err := r.alice.Pending(ctx); err != nil || p {

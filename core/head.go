@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/ALRubinger/aileron-store/core/internal/wire"
 	"github.com/ALRubinger/aileron-store/sdk"
@@ -48,6 +49,10 @@ func verifyStep(key string, prev *pinned, next *wire.Head) error {
 			return rollbackf(kindHead, key, "seq %d does not chain to the verified head %d", next.Seq, prev.h.Seq)
 		case next.Epoch < prev.h.Epoch || next.MinEpoch < prev.h.MinEpoch:
 			return rollbackf(kindHead, key, "seq %d lowers the epoch", next.Seq)
+		case next.Version < prev.h.Version:
+			return rollbackf(kindHead, key, "seq %d lowers the format version", next.Seq)
+		case next.Version >= wire.HeadV2 && prev.h.Version >= wire.HeadV2 && next.Time < prev.h.Time:
+			return rollbackf(kindHead, key, "seq %d is signed with a time before its predecessor's", next.Seq)
 		}
 		authority = prev.h
 	}
@@ -141,10 +146,55 @@ func (e *Engine) verifyHead(ctx context.Context, vault [wire.IDLen]byte, pin *pi
 	if err := e.verifyChain(ctx, vault, pin, &hs.pinned); err != nil {
 		return nil, err
 	}
+	if err := e.checkLog(ctx, vault, hs); err != nil {
+		return nil, err
+	}
 	if err := e.pins.advance(&hs.pinned); err != nil {
 		return nil, err
 	}
 	return hs, nil
+}
+
+// checkLog compares a newly verified head with the head log around it: a log
+// entry of the same seq that differs (a fork: for example a revoked admin
+// signing a successor of the last head where it was admin, while the log
+// holds the genuine successor that removed it), or a valid successor in the
+// log while the head key still holds this head (newer heads withheld), is
+// ErrRollback. Two reads, only when the head changed. A backend that also
+// rewrites or deletes the log defeats it; see docs/format.md.
+func (e *Engine) checkLog(ctx context.Context, vault [wire.IDLen]byte, hs *headState) error {
+	key := logKey(vault, hs.h.Seq)
+	raw, _, err := e.store.Get(ctx, key)
+	switch {
+	case err == nil:
+		if wire.HeadHash(raw) != hs.hash {
+			return rollbackf(kindHead, headKey(vault), "seq %d differs from the head log's entry of the same seq (fork)", hs.h.Seq)
+		}
+	case !errors.Is(err, sdk.ErrNotFound):
+		return fmt.Errorf("core: reading %s %q: %w", kindHead, key, err)
+	}
+	key = logKey(vault, hs.h.Seq+1)
+	raw, _, err = e.store.Get(ctx, key)
+	if errors.Is(err, sdk.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("core: reading %s %q: %w", kindHead, key, err)
+	}
+	h, err := parseHeadAt(key, raw, vault)
+	if err != nil || verifyStep(key, &hs.pinned, h) != nil {
+		return nil // not a valid successor: garbage in the log, not a newer head
+	}
+	// A successor was committed: the head key must have moved on since it
+	// was read (a concurrent commit), or it is being withheld.
+	cur, _, err := e.store.Get(ctx, headKey(vault))
+	if err != nil {
+		return fmt.Errorf("core: reading %s %q: %w", kindHead, headKey(vault), err)
+	}
+	if wire.HeadHash(cur) == hs.hash {
+		return rollbackf(kindHead, headKey(vault), "seq %d is served as current while the head log holds its signed successor (newer heads withheld)", hs.h.Seq)
+	}
+	return nil
 }
 
 // verifyChain verifies the heads from pin (exclusive; nil = from genesis) to
@@ -189,6 +239,11 @@ func (e *Engine) commitHead(ctx context.Context, cur *headState, next *wire.Head
 	next.Seq = cur.h.Seq + 1
 	next.Prev = cur.hash
 	next.Signer = signer.rcpt.id
+	if next.Version >= wire.HeadV2 {
+		// The signed time never goes backwards along the chain, whatever
+		// the signers' clocks say.
+		next.Time = max(time.Now().UnixNano(), cur.h.Time)
+	}
 	ids := make([][wire.IDLen]byte, len(next.Members))
 	for i, m := range next.Members {
 		ids[i] = m.ID

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/ALRubinger/aileron-store/core/internal/wire"
 	"github.com/ALRubinger/aileron-store/internal/testenv"
@@ -20,13 +21,13 @@ import (
 // scenario takes an sdk.Store, so adding a backend (a plugin client from
 // sdk.Open, a filesystem store) is one more entry here.
 var storeFactories = map[string]func(t *testing.T) sdk.Store{
-	"mem": func(t *testing.T) sdk.Store { return memstore.New() },
+	"mem": func(t *testing.T) sdk.Store { return atomicGuard(memstore.New()) },
 	"fs": func(t *testing.T) sdk.Store {
 		st, err := fs.Open(stateDir(t))
 		if err != nil {
 			t.Fatal(err)
 		}
-		return st
+		return atomicGuard(st)
 	},
 	// The fs plugin binary across the gRPC boundary, as the host runs it.
 	"fs-plugin": func(t *testing.T) sdk.Store {
@@ -35,11 +36,15 @@ var storeFactories = map[string]func(t *testing.T) sdk.Store{
 		if err != nil {
 			t.Fatalf("starting the fs plugin: %v", err)
 		}
-		return c
+		return atomicGuard(c)
 	},
 }
 
 func init() {
+	// A sweep over a store without an atomic guard waits 1.5x this before
+	// its final pass (the scenario stores are atomic; the tests of the
+	// non-atomic path use their own engines).
+	staleWriteTimeout = 2 * time.Second
 	// Any plugin binary can be put through the scenarios without code
 	// changes: AILERON_CORE_TEST_PLUGIN=<binary> and
 	// AILERON_CORE_TEST_PLUGIN_CONFIG='{"field":"value"}' (an empty backend).
@@ -195,7 +200,7 @@ func heldKeys(v *Vault) []*epochKey {
 	var out []*epochKey
 	for _, k := range []*epochKey{s.cur, s.prev} {
 		if k != nil {
-			c, _ := newEpochKey(v.id, k.epoch, k.key)
+			c, _ := newEpochKey(v.id, k.epoch, k.key, k.naming)
 			out = append(out, c)
 		}
 	}
@@ -246,3 +251,10 @@ func stateDir(t testing.TB) string {
 	}
 	return t.TempDir()
 }
+
+// classicalOK lets the tests grant X25519 members (bob, dave, mallory) into
+// alice's hybrid vaults.
+var classicalOK = &GrantOptions{AllowClassical: true}
+
+// errOf drops a report.
+func errOf(_ *RevokeReport, err error) error { return err }

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"sort"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -42,15 +44,15 @@ func newHostileFixture(t *testing.T, st sdk.Store) *hostileFixture {
 	must(t, err)
 	f.v2, err = e.CreateVault(ctx, fmt.Sprintf("other-%d", fixtureSeq.Add(1)), f.alice, "alice")
 	must(t, err)
-	must(t, f.v.Grant(ctx, f.bob.Recipient(), "bob", RoleMember))
+	must(t, f.v.Grant(ctx, f.bob.Recipient(), "bob", RoleMember, classicalOK))
 	must(t, f.v.Put(ctx, "a", []byte("value-a")))
 	must(t, f.v.Put(ctx, "b", []byte("value-b")))
 	must(t, f.v2.Put(ctx, "a", []byte("other-a")))
 	s, _ := f.v.current()
 	s2, _ := f.v2.current()
-	f.rA = recordKey(f.v.id, recordID(s.naming, "a"))
-	f.rB = recordKey(f.v.id, recordID(s.naming, "b"))
-	f.r2 = recordKey(f.v2.id, recordID(s2.naming, "a"))
+	f.rA = recordKey(f.v.id, recordID(s.cur.naming, "a"))
+	f.rB = recordKey(f.v.id, recordID(s.cur.naming, "b"))
+	f.r2 = recordKey(f.v2.id, recordID(s2.cur.naming, "a"))
 	h := s.head.h
 	f.slotAlice = slotKey(f.v.id, h.Epoch, h.Commitment, f.alice.rcpt.id)
 	f.slotBob = slotKey(f.v.id, h.Epoch, h.Commitment, f.bob.rcpt.id)
@@ -89,7 +91,7 @@ func scenarioHostile(t *testing.T, st sdk.Store) {
 	t.Run("replayed older head", func(t *testing.T) {
 		f := newHostileFixture(t, st)
 		old := get(t, st, headKey(f.v.id))
-		must(t, f.v.Rotate(ctx))
+		must(t, errOf(f.v.Rotate(ctx)))
 		tamper(t, st, headKey(f.v.id), old)
 		_, err := f.v.Members(ctx)
 		wantErr(t, err, ErrRollback, "vault head", headKey(f.v.id))
@@ -159,7 +161,7 @@ func scenarioHostile(t *testing.T, st sdk.Store) {
 	t.Run("replayed older slot", func(t *testing.T) {
 		f := newHostileFixture(t, st)
 		oldSlot := get(t, st, f.slotBob)
-		must(t, f.v.Rotate(ctx))
+		must(t, errOf(f.v.Rotate(ctx)))
 		s, _ := f.v.current()
 		cur := slotKey(f.v.id, s.head.h.Epoch, s.head.h.Commitment, f.bob.rcpt.id)
 		tamper(t, st, cur, oldSlot)
@@ -215,11 +217,37 @@ func scenarioHostile(t *testing.T, st sdk.Store) {
 		old := get(t, st, f.rA)
 		_, err := f.v.Revoke(ctx, "bob")
 		must(t, err)
+		s, _ := f.v.current()
+		newA := recordKey(f.v.id, recordID(s.cur.naming, "a"))
+		if newA == f.rA {
+			t.Fatal("the record id did not change with the epoch")
+		}
+		// Under its old id it is ignored: readers look up the new id, and
+		// List skips what is below the minimum epoch.
 		tamper(t, st, f.rA, old)
+		if got, err := f.v.Get(ctx, "a"); err != nil || string(got) != "value-a" {
+			t.Fatalf("get after the replay: %q %v", got, err)
+		}
+		if names, err := f.v.List(ctx); err != nil || !slices.Equal(names, []string{"a", "b"}) {
+			t.Fatalf("list after the replay: %v %v", names, err)
+		}
+		// Under the new id it is refused.
+		tamper(t, st, newA, old)
 		_, err = f.v.Get(ctx, "a")
-		wantErr(t, err, ErrRollback, "credential record", f.rA, "minimum epoch")
-		_, err = f.v.List(ctx)
-		wantErr(t, err, ErrRollback, "credential record", f.rA)
+		wantErr(t, err, ErrTampered, "credential record", newA)
+		// The next sweep removes both and reports them.
+		rep, err := f.v.Rotate(ctx)
+		must(t, err)
+		var keys []string
+		for _, d := range rep.Discarded {
+			keys = append(keys, d.Key)
+		}
+		sort.Strings(keys)
+		want := []string{f.rA, newA}
+		sort.Strings(want)
+		if !slices.Equal(keys, want) {
+			t.Fatalf("discarded %v, want %v", rep.Discarded, want)
+		}
 	})
 	t.Run("missing head log entry", func(t *testing.T) {
 		f := newHostileFixture(t, st)
@@ -260,9 +288,10 @@ func scenarioCorrupt(t *testing.T, st sdk.Store) {
 	f := newHostileFixture(t, st)
 	ebPin := t.TempDir()
 	// Make sure the head log is complete for hosts without a pin.
-	must(t, f.v.Rotate(ctx))
+	must(t, errOf(f.v.Rotate(ctx)))
 	s, _ := f.v.current()
 	f.slotBob = slotKey(f.v.id, s.head.h.Epoch, s.head.h.Commitment, f.bob.rcpt.id)
+	f.rA = recordKey(f.v.id, recordID(s.cur.naming, "a")) // the naming key rotated
 
 	type target struct {
 		kind, key string

@@ -62,17 +62,17 @@ func scenarioLifecycle(t *testing.T, st sdk.Store) {
 
 	// Grant: O(1) in credentials (exactly one slot, one index entry, head + log).
 	before := len(dump(t, st))
-	must(t, va.Grant(ctx, bob.Recipient(), "bob-member", RoleMember))
+	must(t, va.Grant(ctx, bob.Recipient(), "bob-member", RoleMember, classicalOK))
 	if d := len(dump(t, st)) - before; d > 3 {
 		t.Fatalf("grant added %d keys, want at most 3 (slot, index entry, head log)", d)
 	}
-	if err := va.Grant(ctx, bob.Recipient(), "bob-again", RoleMember); !errors.Is(err, ErrMemberExists) {
+	if err := va.Grant(ctx, bob.Recipient(), "bob-again", RoleMember, classicalOK); !errors.Is(err, ErrMemberExists) {
 		t.Fatalf("re-grant: %v", err)
 	}
-	if err := va.Grant(ctx, carol.Recipient(), "bob-member", RoleMember); !errors.Is(err, ErrMemberExists) {
+	if err := va.Grant(ctx, carol.Recipient(), "bob-member", RoleMember, classicalOK); !errors.Is(err, ErrMemberExists) {
 		t.Fatalf("grant with a taken name: %v", err)
 	}
-	must(t, va.Grant(ctx, carol.Recipient(), "carol-admin", RoleAdmin))
+	must(t, va.Grant(ctx, carol.Recipient(), "carol-admin", RoleAdmin, classicalOK))
 	ms, err := va.Members(ctx)
 	must(t, err)
 	if len(ms) != 3 || ms[0].Name != "alice-admin" || ms[0].Role != RoleAdmin || ms[1].Name != "bob-member" || ms[1].Role != RoleMember ||
@@ -89,13 +89,13 @@ func scenarioLifecycle(t *testing.T, st sdk.Store) {
 	}
 	must(t, vb.Put(ctx, "bob-wrote", []byte("from-bob")))
 	creds["bob-wrote"] = "from-bob"
-	if err := vb.Grant(ctx, testIdentity(t, "dave").Recipient(), "dave", RoleMember); !errors.Is(err, ErrNotAdmin) {
+	if err := vb.Grant(ctx, testIdentity(t, "dave").Recipient(), "dave", RoleMember, classicalOK); !errors.Is(err, ErrNotAdmin) {
 		t.Fatalf("member grant: %v", err)
 	}
 	if _, err := vb.Revoke(ctx, "alice-admin"); !errors.Is(err, ErrNotAdmin) {
 		t.Fatalf("member revoke: %v", err)
 	}
-	if err := vb.Rotate(ctx); !errors.Is(err, ErrNotAdmin) {
+	if err := errOf(vb.Rotate(ctx)); !errors.Is(err, ErrNotAdmin) {
 		t.Fatalf("member rotate: %v", err)
 	}
 	// (Contains: on a shared backend other scenarios' vaults may be listed.)
@@ -106,7 +106,7 @@ func scenarioLifecycle(t *testing.T, st sdk.Store) {
 	// Rotate by the second admin; everyone keeps reading.
 	vc, err := ec.Unlock(ctx, "prod-vault", carol)
 	must(t, err)
-	must(t, vc.Rotate(ctx))
+	must(t, errOf(vc.Rotate(ctx)))
 	for _, v := range []*Vault{va, vb, vc} {
 		for n, want := range creds {
 			if got, err := v.Get(ctx, n); err != nil || string(got) != want {
@@ -120,8 +120,22 @@ func scenarioLifecycle(t *testing.T, st sdk.Store) {
 	rep, err := va.Revoke(ctx, "bob-member")
 	must(t, err)
 	wantNames := []string{"api-token", "bob-wrote", "db-password", "ssh-key"}
-	if rep.Member != "bob-member" || !slices.Equal(rep.Readable, wantNames) || rep.Reencrypted != 4 {
+	// bob-wrote was last written by bob: quarantined, not carried forward.
+	if rep.Member != "bob-member" || !slices.Equal(rep.Readable, wantNames) || rep.Reencrypted != 3 ||
+		len(rep.Quarantined) != 1 || rep.Quarantined[0].Name != "bob-wrote" || rep.Quarantined[0].Reason != "last written by the revoked member" {
 		t.Fatalf("revoke report: %+v", rep)
+	}
+	if _, err := va.Get(ctx, "bob-wrote"); !errors.Is(err, ErrCredentialNotFound) {
+		t.Fatalf("quarantined credential read: %v", err)
+	}
+	if q, err := vc.Quarantined(ctx); err != nil || len(q) != 1 || q[0].Name != "bob-wrote" {
+		t.Fatalf("quarantine list: %+v %v", q, err)
+	}
+	if err := vc.RestoreQuarantined(ctx, "bob-wrote"); err != nil {
+		t.Fatalf("restore: %v", err)
+	}
+	if q, err := va.Quarantined(ctx); err != nil || len(q) != 0 {
+		t.Fatalf("quarantine after restore: %+v %v", q, err)
 	}
 	if _, err := va.Revoke(ctx, "bob-member"); !errors.Is(err, ErrMemberNotFound) {
 		t.Fatalf("revoke twice: %v", err)
@@ -236,7 +250,7 @@ func TestXChaChaRecords(t *testing.T) {
 	e2 := newEngine(t, st, nil)
 	v2, err := e2.Unlock(ctx, "xc", testIdentity(t, "alice"))
 	must(t, err)
-	must(t, v2.Rotate(ctx))
+	must(t, errOf(v2.Rotate(ctx)))
 	if got, err := v2.Get(ctx, "a"); err != nil || string(got) != "value-a" {
 		t.Fatalf("get: %q %v", got, err)
 	}
@@ -249,7 +263,7 @@ func TestPendingRotationReadsAndWrites(t *testing.T) {
 	e := newEngine(t, st, nil)
 	v, err := e.CreateVault(ctx, "p", alice, "alice")
 	must(t, err)
-	must(t, v.Grant(ctx, bob.Recipient(), "bob", RoleMember))
+	must(t, v.Grant(ctx, bob.Recipient(), "bob", RoleMember, classicalOK))
 	must(t, v.Put(ctx, "old", []byte("old-value")))
 	// Commit a rotation without sweeping: interrupt it right after the head
 	// commit by failing the first record write.
@@ -258,7 +272,7 @@ func TestPendingRotationReadsAndWrites(t *testing.T) {
 	vf, err := ef.Unlock(ctx, "p", alice)
 	must(t, err)
 	fs.failOnKeyPrefix(recordPrefix(v.id))
-	if err := vf.Rotate(ctx); err == nil {
+	if err := errOf(vf.Rotate(ctx)); err == nil {
 		t.Fatal("rotate with failing record writes succeeded")
 	}
 	fs.failOnKeyPrefix("")
@@ -274,19 +288,19 @@ func TestPendingRotationReadsAndWrites(t *testing.T) {
 	}
 	must(t, vb.Put(ctx, "new", []byte("new-value")))
 	s, _ := vb.current()
-	rec, err := wire.ParseRecord(get(t, st, recordKey(v.id, recordID(s.naming, "new"))))
+	rec, err := wire.ParseRecord(get(t, st, recordKey(v.id, recordID(s.cur.naming, "new"))))
 	must(t, err)
 	if rec.Epoch != s.head.h.Epoch || s.head.h.Pending.Kind == wire.PendingNone {
 		t.Fatalf("write during pending used epoch %d, head epoch %d", rec.Epoch, s.head.h.Epoch)
 	}
-	if err := vb.Resume(ctx); !errors.Is(err, ErrNotAdmin) {
+	if err := errOf(vb.Resume(ctx)); !errors.Is(err, ErrNotAdmin) {
 		t.Fatalf("member resume: %v", err)
 	}
-	must(t, v.Resume(ctx))
+	must(t, errOf(v.Resume(ctx)))
 	if p, _ := v.Pending(ctx); p {
 		t.Fatal("still pending after resume")
 	}
-	must(t, v.Resume(ctx)) // no-op
+	must(t, errOf(v.Resume(ctx))) // no-op
 	for _, n := range []string{"old", "new"} {
 		if _, err := vb.Get(ctx, n); err != nil {
 			t.Fatalf("get %s after resume: %v", n, err)
@@ -308,7 +322,7 @@ func TestPinSharedStateDir(t *testing.T) {
 	e2 := newEngine(t, st, &Options{StateDir: dir})
 	v2, err := e2.Unlock(ctx, "shared-pin", alice)
 	must(t, err)
-	must(t, v2.Rotate(ctx)) // seq 1..3; the file now pins seq 3
+	must(t, errOf(v2.Rotate(ctx))) // seq 1..3; the file now pins seq 3
 	seq1 := get(t, st, logKey(v1.id, 1))
 	put(t, st, headKey(v1.id), seq1) // the backend replays seq 1 to e1
 	_, err = v1.Members(ctx)
@@ -334,7 +348,7 @@ func TestSweepProgress(t *testing.T) {
 	for i := range n {
 		must(t, v.Put(ctx, fmt.Sprintf("c%04d", i), []byte{byte(i)}))
 	}
-	must(t, v.Rotate(ctx))
+	must(t, errOf(v.Rotate(ctx)))
 	if calls < 3 || last.Op != "sweep" || last.Vault != "progress" || last.Done != n || last.Total != n {
 		t.Fatalf("progress: %d calls, last %+v", calls, last)
 	}

@@ -37,7 +37,7 @@ func newImpostorFixture(t *testing.T, st sdk.Store) *impostorFixture {
 	var err error
 	f.genuine, err = newEngine(t, st, nil).CreateVault(ctx, f.name, f.alice, "alice")
 	must(t, err)
-	must(t, f.genuine.Grant(ctx, f.bob.Recipient(), "bob", RoleMember))
+	must(t, f.genuine.Grant(ctx, f.bob.Recipient(), "bob", RoleMember, classicalOK))
 	must(t, f.genuine.Put(ctx, "github-token", []byte("genuine")))
 	vb, err := f.bobEngine(t).Unlock(ctx, f.name, f.bob)
 	must(t, err)
@@ -45,7 +45,7 @@ func newImpostorFixture(t *testing.T, st sdk.Store) *impostorFixture {
 	// The attacker's own engine and vault, on the same backend.
 	f.fake, err = newEngine(t, st, nil).CreateVault(ctx, f.name, f.mal, "mallory")
 	must(t, err)
-	must(t, f.fake.Grant(ctx, f.bob.Recipient(), "bob", RoleMember))
+	must(t, f.fake.Grant(ctx, f.bob.Recipient(), "bob", RoleMember, classicalOK))
 	f.genuineIdx = indexKey(f.bob.rcpt.ID(), f.genuine.id)
 	f.fakeIdx = indexKey(f.bob.rcpt.ID(), f.fake.id)
 	return f
@@ -145,7 +145,7 @@ func scenarioNamePinning(t *testing.T, st sdk.Store) {
 		// genuine entry: neither Unlock nor CreateVault moves the pin.
 		fake, err := newEngine(t, st, nil).CreateVault(ctx, name, f.mal, "mallory")
 		must(t, err)
-		must(t, fake.Grant(ctx, f.alice.Recipient(), "alice", RoleAdmin))
+		must(t, fake.Grant(ctx, f.alice.Recipient(), "alice", RoleAdmin, classicalOK))
 		tamperDelete(t, st, indexKey(f.alice.rcpt.ID(), v.id))
 		_, err = newEngine(t, st, &Options{StateDir: aliceDir}).Unlock(ctx, name, f.alice)
 		wantErr(t, err, ErrPinnedVault, v.ID(), fake.ID())

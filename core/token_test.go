@@ -43,7 +43,7 @@ func scenarioGrantToken(t *testing.T, st sdk.Store) {
 		v, err := newEngine(t, st, nil).CreateVault(ctx, name, alice, "alice")
 		must(t, err)
 		must(t, v.Put(ctx, "k", []byte("v")))
-		must(t, v.Grant(ctx, bob.Recipient(), "bob", RoleMember))
+		must(t, v.Grant(ctx, bob.Recipient(), "bob", RoleMember, classicalOK))
 		tok, err := v.Token()
 		must(t, err)
 		if tok.VaultID() != v.ID() {
@@ -63,7 +63,7 @@ func scenarioGrantToken(t *testing.T, st sdk.Store) {
 		}
 		vb.Lock()
 		// The vault moves on; bob's host follows it by name.
-		must(t, v.Rotate(ctx))
+		must(t, errOf(v.Rotate(ctx)))
 		vb, err = newEngine(t, st, &Options{StateDir: dir}).Unlock(ctx, name, bob)
 		must(t, err)
 		vb.Lock()
@@ -80,10 +80,10 @@ func scenarioGrantToken(t *testing.T, st sdk.Store) {
 		name := vaultName()
 		v, err := newEngine(t, st, nil).CreateVault(ctx, name, alice, "alice")
 		must(t, err)
-		must(t, v.Grant(ctx, bob.Recipient(), "bob", RoleMember))
+		must(t, v.Grant(ctx, bob.Recipient(), "bob", RoleMember, classicalOK))
 		must(t, v.Put(ctx, "k", []byte("old")))
 		old := snapshot(dump(t, st))
-		must(t, v.Rotate(ctx))
+		must(t, errOf(v.Rotate(ctx)))
 		must(t, v.Put(ctx, "k", []byte("new")))
 		tok, err := v.Token()
 		must(t, err)
@@ -116,7 +116,7 @@ func scenarioGrantToken(t *testing.T, st sdk.Store) {
 		name := vaultName()
 		v, err := newEngine(t, st, nil).CreateVault(ctx, name, alice, "alice")
 		must(t, err)
-		must(t, v.Grant(ctx, carol.Recipient(), "carol", RoleAdmin))
+		must(t, v.Grant(ctx, carol.Recipient(), "carol", RoleAdmin, classicalOK))
 		// carol's host opens the vault while she is an admin; she keeps a
 		// copy of the backend as it was.
 		vc, err := newEngine(t, st, nil).Unlock(ctx, name, carol)
@@ -124,7 +124,7 @@ func scenarioGrantToken(t *testing.T, st sdk.Store) {
 		before := snapshot(dump(t, st))
 		_, err = v.Revoke(ctx, "carol")
 		must(t, err)
-		must(t, v.Grant(ctx, bob.Recipient(), "bob", RoleMember))
+		must(t, v.Grant(ctx, bob.Recipient(), "bob", RoleMember, classicalOK))
 		tok, err := v.Token()
 		must(t, err)
 		now := snapshot(dump(t, st))
@@ -133,7 +133,7 @@ func scenarioGrantToken(t *testing.T, st sdk.Store) {
 		// The fork: the backend as before the revoke, on which carol, still
 		// an admin there, grants bob and stores her own value.
 		rollBack(t, st, before)
-		must(t, vc.Grant(ctx, bob.Recipient(), "bob", RoleMember))
+		must(t, vc.Grant(ctx, bob.Recipient(), "bob", RoleMember, classicalOK))
 		must(t, vc.Put(ctx, "webhook-url", []byte("https://carol.example")))
 
 		_, err = newEngine(t, st, nil).Unlock(ctx, name, bob, UnlockOptions{Token: tok})
@@ -160,18 +160,18 @@ func scenarioGrantToken(t *testing.T, st sdk.Store) {
 		name := vaultName()
 		v, err := newEngine(t, st, nil).CreateVault(ctx, name, alice, "alice")
 		must(t, err)
-		must(t, v.Grant(ctx, carol.Recipient(), "carol", RoleAdmin))
+		must(t, v.Grant(ctx, carol.Recipient(), "carol", RoleAdmin, classicalOK))
 		vc, err := newEngine(t, st, nil).Unlock(ctx, name, carol)
 		must(t, err)
 		before := snapshot(dump(t, st))
-		must(t, v.Grant(ctx, bob.Recipient(), "bob", RoleMember))
+		must(t, v.Grant(ctx, bob.Recipient(), "bob", RoleMember, classicalOK))
 		tok, err := v.Token()
 		must(t, err)
 		now := snapshot(dump(t, st))
 		t.Cleanup(func() { rollBack(t, st, now) })
 		// bob's host first met carol's fork (same seq as the token's head).
 		rollBack(t, st, before)
-		must(t, vc.Grant(ctx, bob.Recipient(), "bob", RoleMember))
+		must(t, vc.Grant(ctx, bob.Recipient(), "bob", RoleMember, classicalOK))
 		dir := stateDir(t)
 		vb, err := newEngine(t, st, &Options{StateDir: dir}).Unlock(ctx, name, bob)
 		must(t, err)

@@ -202,10 +202,23 @@ func TestFullScenario(t *testing.T) {
 	// A member who is not an admin cannot grant.
 	h.fail(1, []string{`not an admin`, `"bob"`}, nil, nil, "vault", "grant", "team", h.recipient("alice"), "--name", "x", "--as", "bob")
 
-	// Revoke bob: the report lists what bob could read; bob is then denied.
+	// A value bob writes last is quarantined by his revoke.
+	h.ok([]byte("bob's note"), nil, "cred", "put", "team", "bob-note", "--as", "bob")
+
+	// Revoke bob: the report lists what bob could read and what it
+	// quarantined; bob is then denied.
 	r = h.ok(nil, aliceEnv, "vault", "revoke", "team", "bob", "--as", "alice")
-	if !strings.Contains(r.stdout, `revoked "bob"`) || !strings.Contains(r.stdout, "  github-token\n") || !strings.Contains(r.stdout, "  signing-key\n") {
+	if !strings.Contains(r.stdout, `revoked "bob"`) || !strings.Contains(r.stdout, "  github-token\n") || !strings.Contains(r.stdout, "  signing-key\n") ||
+		!strings.Contains(r.stdout, "  bob-note (last written by the revoked member)\n") {
 		t.Fatalf("revoke output:\n%s", r.stdout)
+	}
+	h.fail(1, []string{`credential not found`}, nil, aliceEnv, "cred", "get", "team", "bob-note", "--as", "alice")
+	if got := h.ok(nil, aliceEnv, "vault", "quarantine", "team", "--as", "alice").stdout; !strings.HasPrefix(got, "bob-note\twritten by ") {
+		t.Fatalf("quarantine list = %q", got)
+	}
+	h.ok(nil, aliceEnv, "vault", "quarantine", "team", "--restore", "bob-note", "--as", "alice")
+	if got := h.ok(nil, aliceEnv, "cred", "get", "team", "bob-note", "--as", "alice").stdout; got != "bob's note" {
+		t.Fatalf("restored bob-note = %q", got)
 	}
 	h.fail(1, []string{`not a member`, `"bob"`, `"team"`}, nil, nil, "cred", "get", "team", "github-token", "--as", "bob")
 	if got := h.ok(nil, aliceEnv, "cred", "get", "team", "github-token", "--as", "alice").stdout; got != "ghp_rotated" {

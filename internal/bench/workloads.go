@@ -458,7 +458,7 @@ func (r *runner) grant(ctx context.Context) (Result, error) {
 			vault, lat, total = small, &smallLat, &smallTime
 		}
 		start := time.Now()
-		if err := vault.Grant(ctx, recips[i], fmt.Sprintf("member-%d", i), core.RoleMember); err != nil {
+		if err := vault.Grant(ctx, recips[i], fmt.Sprintf("member-%d", i), core.RoleMember, nil); err != nil {
 			return Result{}, err
 		}
 		d := time.Since(start)
@@ -486,7 +486,7 @@ func (r *runner) revoke(ctx context.Context) (Result, error) {
 		return Result{}, err
 	}
 	defer bob.Wipe()
-	if err := v.Grant(ctx, bob.Recipient(), "bob", core.RoleMember); err != nil {
+	if err := v.Grant(ctx, bob.Recipient(), "bob", core.RoleMember, nil); err != nil {
 		return Result{}, err
 	}
 	r.p.Progress("revoke: timing a revoke of %d credentials", r.p.N)

@@ -259,7 +259,7 @@ func show(s string) string {
 //   - raw: no rotation in flight, no record below the minimum epoch, no
 //     key slot of an epoch below it, one record per present credential.
 func (m *Model) Final(ctx context.Context, st sdk.Store, stateDir, vault string, admin *core.Identity, members map[string]*core.Identity, guests map[string]*core.Identity) error {
-	eng, err := core.New(st, &core.Options{StateDir: stateDir})
+	eng, err := core.New(st, &core.Options{StateDir: stateDir, WriteTimeout: time.Second})
 	if err != nil {
 		return err
 	}
@@ -311,6 +311,11 @@ func (m *Model) Final(ctx context.Context, st sdk.Store, stateDir, vault string,
 			present++
 		}
 		final[name] = got
+		if got != absent && !m.Written[got] {
+			// Property 1: every value a member accepts was written by a
+			// worker (a current member); none is a forgery.
+			m.violate("property 1: credential %q reads %q, which no member wrote", name, show(got))
+		}
 		if !m.Creds[name][got] {
 			m.violate("credential %q reads %q, expected one of %v", name, show(got), m.Creds[name])
 		}
@@ -390,6 +395,26 @@ func (m *Model) Final(ctx context.Context, st sdk.Store, stateDir, vault string,
 		if ep > snap.Head.Epoch {
 			m.violate("raw record %q is at epoch %d, above the head's epoch %d", k, ep, snap.Head.Epoch)
 		}
+	}
+	// Property 3: after the last revoke completed, every stored record
+	// (credential, quarantined or tombstone) is under the head's epoch key,
+	// which no revoked guest holds (each revoked guest fails to unlock,
+	// checked above): nothing written after a revoke began is readable with
+	// a revoked member's keys.
+	for _, set := range []map[string]uint64{snap.Records, snap.Quarantined, snap.Tombstones} {
+		for k, ep := range set {
+			if ep != snap.Head.Epoch {
+				m.violate("property 3: raw record %q is at epoch %d, not the head's epoch %d (readable with a revoked member's key)", k, ep, snap.Head.Epoch)
+			}
+		}
+	}
+	// Property 1, the other way: no honest value was taken for a forgery
+	// (only revoked guests' values may be quarantined, and guests never
+	// write).
+	if q, err := v.Quarantined(ctx); err != nil {
+		m.violate("quarantine list: %v", err)
+	} else if len(q) > 0 {
+		m.violate("property 1: %d honest credentials were quarantined (first: %q)", len(q), q[0].Name)
 	}
 	for ep, n := range snap.SlotEpochs {
 		if ep < snap.Head.MinEpoch {

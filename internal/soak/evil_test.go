@@ -54,14 +54,14 @@ func newEvil(t *testing.T) *evilEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := v.Grant(ctx, e.bob.Recipient(), "bob", core.RoleMember); err != nil {
+	if err := v.Grant(ctx, e.bob.Recipient(), "bob", core.RoleMember, &core.GrantOptions{AllowClassical: true}); err != nil {
 		t.Fatal(err)
 	}
 	carol, err := core.NewIdentity(core.SuiteX25519)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := v.Grant(ctx, carol.Recipient(), "carol", core.RoleMember); err != nil {
+	if err := v.Grant(ctx, carol.Recipient(), "carol", core.RoleMember, &core.GrantOptions{AllowClassical: true}); err != nil {
 		t.Fatal(err)
 	}
 	for _, n := range []string{"c1", "c2", "c3"} {
@@ -190,16 +190,29 @@ func TestEvilStale(t *testing.T) {
 	ctx := ctx30(t)
 	v := e.unlock(ctx)
 
+	// Format 2 moves every record to a new id at each rotation, so the
+	// previous version this plugin replays for a record's key is never one
+	// of an older epoch: the read is the stored value (a same-epoch replay,
+	// the documented limit) or refused.
+	staleOK := func(what string, b []byte, err error) {
+		t.Helper()
+		if err == nil && string(b) != "value of c1" && string(b) != "value of c2" {
+			t.Fatalf("%s: read %q", what, b)
+		}
+		if err != nil {
+			e.expect(what, err, core.ErrRollback, "credential record")
+		}
+	}
 	e.set("stale record")
-	_, err := v.Get(ctx, "c1")
-	e.expect("stale record: get (pinned host)", err, core.ErrRollback, "credential record")
+	b, err := v.Get(ctx, "c1")
+	staleOK("stale record: get (pinned host)", b, err)
 	_, err = e.engine(t.TempDir()).Unlock(ctx, "evil", e.admin)
 	if err != nil {
 		t.Fatalf("unlock without pin with stale records only: %v", err)
 	}
 	fresh, _ := e.engine(t.TempDir()).Unlock(ctx, "evil", e.admin)
-	_, err = fresh.Get(ctx, "c2")
-	e.expect("stale record: get (host without pin)", err, core.ErrRollback, "credential record")
+	b, err = fresh.Get(ctx, "c2")
+	staleOK("stale record: get (host without pin)", b, err)
 
 	// Heads: create (seq 0), grant bob, grant carol (seq 2), then the
 	// revoke's three commits (seq 3-5): three writes back is the head that
@@ -212,29 +225,13 @@ func TestEvilStale(t *testing.T) {
 	_, err = v.Members(ctx)
 	e.expect("stale head: refresh of an open vault", err, core.ErrRollback, "vault head")
 
-	// A host with no pin cannot tell the old head from the current one: it
-	// sees bob, revoked since, as a member. Records written after the
-	// revoke do not open under the old epoch's key.
-	nopin, err := e.engine(t.TempDir()).Unlock(ctx, "evil", e.admin)
-	if err != nil {
-		t.Fatalf("stale head to a host without pin: %v (expected the documented limitation: accepted)", err)
-	}
-	ms, err := nopin.Members(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sawBob := false
-	for _, m := range ms {
-		sawBob = sawBob || m.Name == "bob"
-	}
-	if !sawBob {
-		t.Fatalf("the replayed head should list bob (documented limitation); members: %v", ms)
-	}
-	_, err = nopin.Get(ctx, "c1")
-	if !errors.Is(err, core.ErrTampered) && !errors.Is(err, core.ErrRollback) {
-		t.Fatalf("a record of the newer epoch under the replayed head: %v, want tampered or rollback", err)
-	}
-	t.Logf("host without pin accepted the replayed head (members %d, bob listed); newer records refused: %v", len(ms), err)
+	// A host with no pin verifies the chain from the genesis head; the old
+	// head is validly signed, but the head log (which this plugin does not
+	// rewrite) holds its signed successor: newer heads are withheld
+	// (format 2's head-log check). A backend that also rewrote the log
+	// would get the old head accepted (documented in docs/format.md).
+	_, err = e.engine(t.TempDir()).Unlock(ctx, "evil", e.admin)
+	e.expect("stale head to a host without pin", err, core.ErrRollback, "withheld")
 
 	// Within one epoch a record carries no version the head vouches for:
 	// replaying the previous value of the same epoch is accepted by every
@@ -245,7 +242,7 @@ func TestEvilStale(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.set("stale record")
-	b, err := v.Get(ctx, "c3")
+	b, err = v.Get(ctx, "c3")
 	if err != nil || string(b) != "value of c3" {
 		t.Fatalf("same-epoch replay: %q, %v; the documented limit is that the older value is served", b, err)
 	}
@@ -357,30 +354,48 @@ func TestEvilCrash(t *testing.T) {
 // a lying backend corrupts, truncates or swaps must stop the sweep with
 // ErrTampered, not be skipped: a skipped record stays at the old epoch and,
 // once the minimum epoch is raised, no member can read it.
-func TestEvilSweepRefusesLies(t *testing.T) {
+// TestEvilSweepSurvivesLies: a plugin that corrupts, truncates or swaps the
+// records it returns cannot stall a rotation (format 2): the sweep reads
+// each refused blob once more, then deletes it and reports it (kind, key,
+// why), and finishes. What such a backend destroys this way it could have
+// deleted anyway; every record it did not lie about reads as written.
+func TestEvilSweepSurvivesLies(t *testing.T) {
 	for _, mode := range []string{"corrupt", "truncate", "swap"} {
 		t.Run(mode, func(t *testing.T) {
 			e := newEvil(t)
 			ctx := ctx30(t)
 			v := e.unlock(ctx)
 			e.set(mode + " record")
-			err := v.Rotate(ctx)
+			rep, err := v.Rotate(ctx)
 			e.set("honest")
-			if err == nil {
-				// The corrupted byte lands in the record header's epoch
-				// field: the sweep took the record for one already at the
-				// new epoch without authenticating it.
-				t.Fatalf("%s record: the rotation's sweep completed over a record it could not authenticate (it was skipped, not refused)", mode)
+			if err != nil {
+				t.Fatalf("%s record: the rotation stopped: %v", mode, err)
 			}
-			e.expect(mode+" record: rotate sweep", err, core.ErrTampered, "credential record")
-			v = e.unlock(ctx)
-			if err := v.Resume(ctx); err != nil {
-				t.Fatalf("honest resume: %v", err)
+			if len(rep.Discarded) == 0 {
+				t.Fatalf("%s record: the sweep reported nothing", mode)
 			}
-			for _, n := range []string{"c1", "c2", "c3"} {
-				if b, err := v.Get(ctx, n); err != nil || string(b) != "value of "+n {
-					t.Fatalf("after the attack and an honest resume, %s reads %q, %v", n, b, err)
+			for _, d := range rep.Discarded {
+				if d.Kind != "credential record" || !strings.Contains(d.Key, "/r/") || d.Reason == "" {
+					t.Fatalf("%s record: discarded %+v", mode, d)
 				}
+			}
+			v = e.unlock(ctx)
+			if p, err := v.Pending(ctx); err != nil || p {
+				t.Fatalf("pending after the attack: %v %v", p, err)
+			}
+			readable := 0
+			for _, n := range []string{"c1", "c2", "c3"} {
+				b, err := v.Get(ctx, n)
+				switch {
+				case err == nil && string(b) == "value of "+n:
+					readable++
+				case errors.Is(err, core.ErrCredentialNotFound):
+				default:
+					t.Fatalf("after the attack, %s reads %q, %v", n, b, err)
+				}
+			}
+			if readable+len(rep.Discarded) != 3 {
+				t.Fatalf("%d records read and %d discarded, want 3 in all", readable, len(rep.Discarded))
 			}
 		})
 	}

@@ -35,7 +35,7 @@ func TestHostKilledMidSweep(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer client.Close()
-	eng, err := core.New(client, &core.Options{StateDir: filepath.Join(dir, "state-parent")})
+	eng, err := core.New(client, &core.Options{StateDir: filepath.Join(dir, "state-parent"), WriteTimeout: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,11 +44,11 @@ func TestHostKilledMidSweep(t *testing.T) {
 		t.Fatal(err)
 	}
 	for name, id := range map[string]*core.Identity{"a": a, "b": b} {
-		if err := v.Grant(ctx, id.Recipient(), name, core.RoleAdmin); err != nil {
+		if err := v.Grant(ctx, id.Recipient(), name, core.RoleAdmin, &core.GrantOptions{AllowClassical: true}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := v.Grant(ctx, guest.Recipient(), "guest", core.RoleMember); err != nil {
+	if err := v.Grant(ctx, guest.Recipient(), "guest", core.RoleMember, &core.GrantOptions{AllowClassical: true}); err != nil {
 		t.Fatal(err)
 	}
 	const nCreds = 60

@@ -215,7 +215,7 @@ func runSoak(t *testing.T, backend, bin string, pcfg map[string]string) {
 		t.Fatalf("%s: opening plugin: %v", backend, err)
 	}
 	defer client.Close()
-	eng, err := core.New(client, &core.Options{StateDir: filepath.Join(dir, "state-parent")})
+	eng, err := core.New(client, &core.Options{StateDir: filepath.Join(dir, "state-parent"), WriteTimeout: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -225,7 +225,7 @@ func runSoak(t *testing.T, backend, bin string, pcfg map[string]string) {
 		t.Fatalf("%s: create vault: %v", backend, err)
 	}
 	for i, id := range workerIDs {
-		if err := v.Grant(ctx, id.Recipient(), fmt.Sprintf("w%d", i), core.RoleAdmin); err != nil {
+		if err := v.Grant(ctx, id.Recipient(), fmt.Sprintf("w%d", i), core.RoleAdmin, &core.GrantOptions{AllowClassical: true}); err != nil {
 			t.Fatalf("%s: grant worker %d: %v", backend, i, err)
 		}
 	}

@@ -145,3 +145,14 @@ func (s *Store) List(ctx context.Context, opts sdk.ListOptions) (sdk.Page, error
 
 // Close implements sdk.Store.
 func (s *Store) Close() error { return s.inner.Close() }
+
+// Capabilities reports the inner store's. The wrapper does not implement
+// sdk.Batcher, so batches reach the inner store item by item (each item a
+// mutating call that a fault can hit): the crash test has no concurrent
+// writer, so an atomic guard changes nothing it checks.
+func (s *Store) Capabilities() sdk.Capabilities {
+	if cr, ok := s.inner.(sdk.CapabilityReporter); ok {
+		return cr.Capabilities()
+	}
+	return sdk.Capabilities{}
+}

@@ -13,13 +13,17 @@ import (
 //	  [kind != 0: u64 old epoch | u8 phase (1 sweep, 2 cleanup) | u16 n | n x 16 revoked member ids]
 //	| u16 member count | members sorted by id: 16 member id | u8 role | u16 len | canonical recipient
 //	| u32 len | sealed metadata
+//	| [version 2: i64 time (Unix ns, the signer's clock)]
 //	| 16 signer id | 64 Ed25519 signature
 //
 // The signature covers Label "head\x00" || every byte before it. The head hash
 // is SHA-256 of the whole encoding.
 const (
-	headMagic   = "ALHD"
-	headVersion = 1
+	headMagic = "ALHD"
+	// HeadV1 and HeadV2 are the head format versions; a vault's format
+	// version is its head's.
+	HeadV1 uint8 = 1
+	HeadV2 uint8 = 2
 	// MaxMembers bounds the member list.
 	MaxMembers = 512
 	// MaxMetaLen bounds the sealed metadata.
@@ -59,6 +63,7 @@ type Pending struct {
 
 // Head is a decoded vault head.
 type Head struct {
+	Version    uint8 // HeadV1 or HeadV2
 	Vault      [IDLen]byte
 	Seq        uint64
 	Epoch      uint64
@@ -68,6 +73,7 @@ type Head struct {
 	Pending    Pending
 	Members    []HeadMember
 	Meta       []byte
+	Time       int64 // version 2: signed time, Unix ns
 	Signer     [IDLen]byte
 	Signature  []byte
 }
@@ -76,7 +82,7 @@ type Head struct {
 func (h *Head) SignedBytes() []byte {
 	w := writer{}
 	w.str(headMagic)
-	w.u8(headVersion)
+	w.u8(h.Version)
 	w.raw(h.Vault[:])
 	w.u64(h.Seq)
 	w.u64(h.Epoch)
@@ -99,6 +105,9 @@ func (h *Head) SignedBytes() []byte {
 		w.bytes16(m.Recipient)
 	}
 	w.bytes32(h.Meta)
+	if h.Version >= HeadV2 {
+		w.u64(uint64(h.Time))
+	}
 	w.raw(h.Signer[:])
 	return w.b
 }
@@ -118,8 +127,10 @@ func HeadHash(b []byte) [HashLen]byte { return sha256.Sum256(b) }
 func ParseHead(b []byte) (*Head, error) {
 	r := newReader(b, "vault head")
 	r.magic(headMagic)
-	r.version(headVersion)
-	h := &Head{}
+	h := &Head{Version: r.u8("version")}
+	if r.err == nil && h.Version != HeadV1 && h.Version != HeadV2 {
+		r.fail("has unsupported format version %d", h.Version)
+	}
 	r.fixed(h.Vault[:], "vault id")
 	h.Seq = r.u64("seq")
 	h.Epoch = r.u64("epoch")
@@ -179,6 +190,9 @@ func ParseHead(b []byte) (*Head, error) {
 		r.fail("metadata is %d bytes, more than %d", ml, MaxMetaLen)
 	}
 	h.Meta = r.copyN(int(ml), "metadata")
+	if h.Version >= HeadV2 {
+		h.Time = int64(r.u64("time"))
+	}
 	r.fixed(h.Signer[:], "signer id")
 	h.Signature = r.copyN(Ed25519SigLen, "signature")
 	if r.err == nil && h.MinEpoch > h.Epoch {

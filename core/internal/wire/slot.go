@@ -74,25 +74,34 @@ func ParseSlot(b []byte) (*Slot, error) {
 
 // SlotPayload is the plaintext of a key slot.
 //
-//	u8 flags (bit 0: previous key present) | 32 epoch key | 32 naming key | [32 previous epoch key]
+//	u8 flags (bit 0: previous key present, bit 1: previous naming key present,
+//	only with bit 0) | 32 epoch key | 32 naming key | [32 previous epoch key]
+//	| [32 previous naming key]
 type SlotPayload struct {
-	EpochKey  []byte
-	NamingKey []byte
-	PrevKey   []byte // nil if absent
+	EpochKey   []byte
+	NamingKey  []byte
+	PrevKey    []byte // nil if absent
+	PrevNaming []byte // nil if absent; only with PrevKey
 }
 
 // Marshal encodes the payload into a fresh slice the caller must clear.
 func (p *SlotPayload) Marshal() []byte {
-	b := make([]byte, 0, 1+3*KeyLen)
+	b := make([]byte, 0, 1+4*KeyLen)
+	var flags byte
 	if p.PrevKey != nil {
-		b = append(b, 1)
-	} else {
-		b = append(b, 0)
+		flags |= 1
+		if p.PrevNaming != nil {
+			flags |= 2
+		}
 	}
+	b = append(b, flags)
 	b = append(b, p.EpochKey...)
 	b = append(b, p.NamingKey...)
 	if p.PrevKey != nil {
 		b = append(b, p.PrevKey...)
+		if p.PrevNaming != nil {
+			b = append(b, p.PrevNaming...)
+		}
 	}
 	return b
 }
@@ -101,12 +110,15 @@ func (p *SlotPayload) Marshal() []byte {
 func ParseSlotPayload(b []byte) (*SlotPayload, error) {
 	r := newReader(b, "key slot payload")
 	flags := r.u8("flags")
-	if r.err == nil && flags > 1 {
+	if r.err == nil && flags != 0 && flags != 1 && flags != 3 {
 		r.fail("has unknown flags %#x", flags)
 	}
 	p := &SlotPayload{EpochKey: r.copyN(KeyLen, "epoch key"), NamingKey: r.copyN(KeyLen, "naming key")}
-	if flags == 1 {
+	if flags&1 != 0 {
 		p.PrevKey = r.copyN(KeyLen, "previous key")
+	}
+	if flags&2 != 0 {
+		p.PrevNaming = r.copyN(KeyLen, "previous naming key")
 	}
 	if err := r.end(); err != nil {
 		p.Wipe()
@@ -120,4 +132,5 @@ func (p *SlotPayload) Wipe() {
 	clear(p.EpochKey)
 	clear(p.NamingKey)
 	clear(p.PrevKey)
+	clear(p.PrevNaming)
 }

@@ -158,7 +158,7 @@ func (a *App) withAdminVault(ctx context.Context, vault, as string, f func(s *se
 		}
 		if pending {
 			fmt.Fprintf(a.Stderr, "vault %q has an interrupted rotation; completing it first\n", s.name)
-			if err := s.do(func() error { return s.vault.Resume(ctx) }); err != nil {
+			if err := s.do(func() error { _, err := s.vault.Resume(ctx); return err }); err != nil {
 				return err
 			}
 		}

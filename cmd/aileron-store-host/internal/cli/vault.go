@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"text/tabwriter"
 
@@ -19,7 +20,7 @@ Every command acts as the identity named by --as.`,
 		Args: cobra.ArbitraryArgs,
 		RunE: group,
 	}
-	c.AddCommand(a.vaultCreateCmd(), a.vaultListCmd(), a.vaultMembersCmd(), a.vaultGrantCmd(), a.vaultRevokeCmd(), a.vaultRotateCmd(), a.vaultJoinCmd(), a.vaultStatusCmd())
+	c.AddCommand(a.vaultCreateCmd(), a.vaultListCmd(), a.vaultMembersCmd(), a.vaultGrantCmd(), a.vaultRevokeCmd(), a.vaultRotateCmd(), a.vaultJoinCmd(), a.vaultStatusCmd(), a.vaultQuarantineCmd())
 	return c
 }
 
@@ -120,9 +121,9 @@ func (a *App) vaultMembersCmd() *cobra.Command {
 
 func (a *App) vaultGrantCmd() *cobra.Command {
 	var as, member string
-	var admin bool
+	var admin, allowClassical bool
 	c := &cobra.Command{
-		Use:   "grant VAULT RECIPIENT --name MEMBER [--admin] --as NAME",
+		Use:   "grant VAULT RECIPIENT --name MEMBER [--admin] [--allow-classical] --as NAME",
 		Short: "Give a new member access to a vault",
 		Long: `Seal the vault's current key to RECIPIENT and add it to the vault as MEMBER.
 RECIPIENT is a recipient string (from "identity show NAME --recipient") or
@@ -152,8 +153,12 @@ old state or a fork of it.`,
 			if admin {
 				role = core.RoleAdmin
 			}
+			opts := &core.GrantOptions{AllowClassical: allowClassical}
 			return a.withAdminVault(ctx, args[0], as, func(s *session) error {
-				if err := s.do(func() error { return s.vault.Grant(ctx, r, member, role) }); err != nil {
+				if err := s.do(func() error { return s.vault.Grant(ctx, r, member, role, opts) }); err != nil {
+					if errors.Is(err, core.ErrClassicalRecipient) {
+						return fmt.Errorf("%w\n%s uses the classical X25519 suite: granting it gives up the vault's post-quantum protection; pass --allow-classical to grant it anyway", err, r.Fingerprint())
+					}
 					return err
 				}
 				fmt.Fprintf(a.Stdout, "granted %q (%s, fingerprint %s) access to vault %q\n", member, role, r.Fingerprint(), args[0])
@@ -164,6 +169,7 @@ old state or a fork of it.`,
 	asFlag(c, &as)
 	c.Flags().StringVar(&member, "name", "", "the new member's `MEMBER` name in the vault (required)")
 	c.Flags().BoolVar(&admin, "admin", false, "make the member an admin (may grant, revoke, rotate)")
+	c.Flags().BoolVar(&allowClassical, "allow-classical", false, "allow a classical (X25519) recipient into a vault whose members all use the post-quantum hybrid suite")
 	return c
 }
 
@@ -207,6 +213,18 @@ also completes it first.`,
 				return nil
 			}
 			fmt.Fprintf(a.Stdout, "revoked %q from vault %q; re-encrypted %d credential(s)\n", rep.Member, args[0], rep.Reencrypted)
+			if len(rep.Quarantined) > 0 {
+				fmt.Fprintf(a.Stdout, "quarantined (last written by %q, or by no remaining member); restore or drop each with `vault quarantine`:\n", rep.Member)
+				for _, q := range rep.Quarantined {
+					fmt.Fprintf(a.Stdout, "  %s (%s)\n", q.Name, q.Reason)
+				}
+			}
+			if len(rep.Discarded) > 0 {
+				fmt.Fprintf(a.Stdout, "deleted %d stored blob(s) no member could read:\n", len(rep.Discarded))
+				for _, d := range rep.Discarded {
+					fmt.Fprintf(a.Stdout, "  %s %s: %s\n", d.Kind, d.Key, d.Reason)
+				}
+			}
 			if len(rep.Readable) == 0 {
 				fmt.Fprintf(a.Stdout, "%q could read no credentials\n", rep.Member)
 				return nil
@@ -241,7 +259,7 @@ interrupted rotation without starting another.`,
 				if resume {
 					return nil // withAdminVault completed it
 				}
-				return s.do(func() error { return s.vault.Rotate(ctx) })
+				return s.do(func() error { _, err := s.vault.Rotate(ctx); return err })
 			})
 			if err != nil {
 				return err
