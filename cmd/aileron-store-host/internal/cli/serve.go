@@ -22,7 +22,7 @@ func (a *App) serveCmd() *cobra.Command {
 		Use:   "serve [--socket PATH]",
 		Short: "Serve the local API for the trusted runtime on a unix socket",
 		Long: `Serve the local API (gRPC service aileron.store.host.v1.Vault, see
-internal/hostapi/hostapi.proto) on a unix socket that only this user can
+api/hostapi/v1/hostapi.proto) on a unix socket that only this user can
 reach: the socket is created 0600 in a directory that must be accessible by
 this user alone (created 0700 if missing), and connections from other users
 are dropped.

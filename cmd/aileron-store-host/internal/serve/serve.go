@@ -24,8 +24,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"github.com/ALRubinger/aileron-store/core"
-	"github.com/ALRubinger/aileron-store/internal/hostapi"
+	hostapi "github.com/ALRubinger/aileron-store/api/hostapi/v1"
 	"github.com/ALRubinger/aileron-store/sdk"
 )
 
@@ -54,6 +53,9 @@ type Options struct {
 	Logger hclog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Audit, if set, is the access log every call is written to
+	// (audit.go); the caller closes it after Run.
+	Audit *AuditLog
 }
 
 // Server implements hostapi.VaultServer.
@@ -63,6 +65,7 @@ type Server struct {
 	ttl    time.Duration
 	log    hclog.Logger
 	now    func() time.Time
+	audit  *AuditLog
 
 	mu       sync.Mutex
 	sessions map[[32]byte]*session
@@ -80,7 +83,7 @@ func New(unlock UnlockFunc, opts *Options) *Server {
 	if opts == nil {
 		opts = &Options{}
 	}
-	s := &Server{unlock: unlock, ttl: opts.TTL, log: opts.Logger, now: opts.Now, sessions: map[[32]byte]*session{}}
+	s := &Server{unlock: unlock, ttl: opts.TTL, log: opts.Logger, now: opts.Now, audit: opts.Audit, sessions: map[[32]byte]*session{}}
 	if s.ttl <= 0 {
 		s.ttl = 15 * time.Minute
 	}
@@ -123,7 +126,7 @@ func (s *Server) Unlock(ctx context.Context, req *hostapi.UnlockRequest) (*hosta
 	return &hostapi.UnlockResponse{Session: token, ExpiresUnix: exp.Unix()}, nil
 }
 
-var errSession = status.Error(codes.Unauthenticated, "session unknown, expired or locked: unlock the vault again")
+var errSession = statusOf(codes.Unauthenticated, ReasonSessionEnded, "session unknown, expired or locked: unlock the vault again")
 
 func (s *Server) session(token string) (*session, error) {
 	key := sha256.Sum256([]byte(token))
@@ -235,33 +238,11 @@ func (s *Server) LockAll() {
 	}
 }
 
-// toStatus maps an error to a gRPC status; the message is the error's text,
-// which never holds a secret.
+// toStatus maps an error to a gRPC status with an ErrorInfo reason
+// (reason.go); the message is the error's text, which never holds a secret.
 func toStatus(err error) error {
-	code := codes.Unknown
-	switch {
-	case errors.Is(err, context.Canceled):
-		code = codes.Canceled
-	case errors.Is(err, context.DeadlineExceeded):
-		code = codes.DeadlineExceeded
-	case errors.Is(err, core.ErrWrongPassphrase), errors.Is(err, core.ErrLocked):
-		code = codes.Unauthenticated
-	case errors.Is(err, core.ErrNotMember), errors.Is(err, core.ErrNotAdmin):
-		code = codes.PermissionDenied
-	case errors.Is(err, core.ErrTampered), errors.Is(err, core.ErrRollback):
-		code = codes.DataLoss
-	case errors.Is(err, core.ErrCredentialNotFound), errors.Is(err, core.ErrVaultNotFound), errors.Is(err, ErrUnknownIdentity), errors.Is(err, sdk.ErrNotFound):
-		code = codes.NotFound
-	case errors.Is(err, sdk.ErrConflict):
-		code = codes.Aborted
-	case errors.Is(err, sdk.ErrInvalidArgument):
-		code = codes.InvalidArgument
-	case errors.Is(err, sdk.ErrPermissionDenied):
-		code = codes.PermissionDenied
-	case errors.Is(err, sdk.ErrUnavailable):
-		code = codes.Unavailable
-	}
-	return status.Error(code, err.Error())
+	code, reason := classify(err)
+	return statusOf(code, reason, err.Error())
 }
 
 // MaxMessageSize bounds gRPC messages: a maximum-size value plus framing.
@@ -361,7 +342,7 @@ func peerUID(c *net.UnixConn) (int, error) {
 // Run serves s on l until ctx ends, then stops gracefully and locks every
 // session.
 func Run(ctx context.Context, l net.Listener, s *Server) error {
-	gs := grpc.NewServer(grpc.MaxRecvMsgSize(MaxMessageSize), grpc.MaxSendMsgSize(MaxMessageSize))
+	gs := grpc.NewServer(append(s.grpcOptions(), grpc.MaxRecvMsgSize(MaxMessageSize), grpc.MaxSendMsgSize(MaxMessageSize))...)
 	hostapi.RegisterVaultServer(gs, s)
 	done := make(chan struct{})
 	defer close(done)
