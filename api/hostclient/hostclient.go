@@ -13,7 +13,8 @@
 //
 // The session token stays inside the *Vault. Errors wrap the sentinels of
 // packages core and sdk, the same an embedded engine returns, so code that
-// handles errors.Is(err, core.ErrCredentialNotFound) works with both ways in:
+// handles errors.Is(err, core.ErrCredentialNotFound) works with both ways in
+// (the most used are also exported here, e.g. ErrCredentialNotFound):
 //
 //	core.ErrWrongPassphrase     Unlock: the passphrase does not open the identity
 //	core.ErrLocked              the session ended (expired, locked, server restarted): Unlock again
@@ -53,6 +54,22 @@ import (
 	hostapi "github.com/ALRubinger/aileron-store/api/hostapi/v1"
 	"github.com/ALRubinger/aileron-store/core"
 	"github.com/ALRubinger/aileron-store/sdk"
+)
+
+// The sentinels of packages core and sdk that this package's errors wrap,
+// under this package's name, so that a runtime can test errors importing
+// this package alone: hostclient.ErrCredentialNotFound is
+// core.ErrCredentialNotFound.
+var (
+	ErrWrongPassphrase    = core.ErrWrongPassphrase
+	ErrLocked             = core.ErrLocked
+	ErrNotMember          = core.ErrNotMember
+	ErrVaultNotFound      = core.ErrVaultNotFound
+	ErrCredentialNotFound = core.ErrCredentialNotFound
+	ErrTampered           = core.ErrTampered
+	ErrRollback           = core.ErrRollback
+	ErrUnavailable        = sdk.ErrUnavailable
+	ErrConflict           = sdk.ErrConflict
 )
 
 var (

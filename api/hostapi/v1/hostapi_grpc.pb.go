@@ -39,6 +39,24 @@
 //   CANCELED, DEADLINE_EXCEEDED  the client's context ended
 //   UNKNOWN            anything else, e.g. a name or value out of range
 //
+// Each error status also carries a google.rpc.ErrorInfo detail
+// (google/rpc/error_details.proto) with domain "aileron-store.host" and a
+// reason finer than the code:
+//
+//   WRONG_PASSPHRASE, SESSION_ENDED            (UNAUTHENTICATED)
+//   NOT_MEMBER, NOT_ADMIN,
+//   BACKEND_PERMISSION_DENIED                  (PERMISSION_DENIED)
+//   UNKNOWN_IDENTITY, VAULT_NOT_FOUND,
+//   CREDENTIAL_NOT_FOUND, BACKEND_NOT_FOUND    (NOT_FOUND)
+//   TAMPERED, ROLLBACK                         (DATA_LOSS)
+//   CONFLICT                                   (ABORTED)
+//   BACKEND_UNAVAILABLE                        (UNAVAILABLE)
+//   INVALID_ARGUMENT                           (INVALID_ARGUMENT)
+//   AUDIT_LOG_FAILED                           (INTERNAL)
+//
+// A client should branch on the reason when present and on the code
+// otherwise; new reasons may be added within v1.
+//
 // Regenerate the Go code with api/hostapi/v1/gen.sh (go generate
 // ./api/hostapi/v1); TestGeneratedCodeIsFresh fails when it is stale.
 

@@ -16,7 +16,7 @@ import (
 )
 
 func (a *App) serveCmd() *cobra.Command {
-	var socket string
+	var socket, auditLog string
 	var ttl time.Duration
 	c := &cobra.Command{
 		Use:   "serve [--socket PATH]",
@@ -32,10 +32,15 @@ token; Get, Put, List and Delete then use the unlocked vault key until the
 session's TTL passes or the client calls Lock. The passphrase travels only
 over the socket and is cleared after use.
 
+With --audit-log FILE every call is appended to FILE as one JSON line (time,
+caller's uid and pid, identity, vault, operation, outcome, the credential
+name as an HMAC: see "audit hash"); a call that cannot be logged is refused.
+
 The server runs until interrupted (SIGINT or SIGTERM), then locks every
 session.`,
 		Example: `  aileron-store-host serve
-  aileron-store-host serve --socket /run/user/1000/aileron/store.sock --session-ttl 5m`,
+  aileron-store-host serve --socket /run/user/1000/aileron/store.sock --session-ttl 5m
+  aileron-store-host serve --audit-log /var/log/aileron/access.log`,
 		Args: exactArgs(0, ""),
 		RunE: run(func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
@@ -53,11 +58,18 @@ session.`,
 				return err
 			}
 			defer closeFn()
+			opts := &serve.Options{TTL: ttl, Logger: a.logger().Named("serve")}
+			if auditLog != "" {
+				if opts.Audit, err = a.openAuditLog(auditLog); err != nil {
+					return err
+				}
+				defer opts.Audit.Close()
+			}
 			l, err := serve.Listen(socket)
 			if err != nil {
 				return err
 			}
-			srv := serve.New(a.serveUnlock(e), &serve.Options{TTL: ttl, Logger: a.logger().Named("serve")})
+			srv := serve.New(a.serveUnlock(e), opts)
 			fmt.Fprintf(a.Stderr, "serving vaults from backend %q on %s (session TTL %s); stop with Ctrl-C\n", b.name, l.Addr(), ttl)
 			a.logger().Info("serving", "socket", l.Addr().String(), "backend", b.name, "session_ttl", ttl.String())
 			err = serve.Run(ctx, l, srv)
@@ -67,6 +79,7 @@ session.`,
 	}
 	c.Flags().StringVar(&socket, "socket", "", "unix socket `PATH` (default <home>/serve.sock)")
 	c.Flags().DurationVar(&ttl, "session-ttl", 15*time.Minute, "longest lifetime of an unlocked session")
+	c.Flags().StringVar(&auditLog, "audit-log", "", "append every call to `FILE` as a JSON line; a call that cannot be logged is refused")
 	return c
 }
 
