@@ -346,4 +346,3 @@ func codeName(c codes.Code) string {
 	}
 	return strings.ToUpper(b.String())
 }
-
