@@ -15,6 +15,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/minio/minio-go/v7"
@@ -78,6 +79,7 @@ func writeConfigFile(t *testing.T, backend, plugins string, cfg map[string]strin
 func TestScenarioPerBackend(t *testing.T) {
 	for _, backend := range []string{"postgres", "s3", "gcs"} {
 		t.Run(backend, func(t *testing.T) {
+			start := time.Now()
 			h := newHost(t)
 			cfg := backendConfig(t, backend)
 			c := []string{"--config", cfg}
@@ -100,6 +102,7 @@ func TestScenarioPerBackend(t *testing.T) {
 			}
 			h.fail(1, []string{`not a member`, `"bob"`}, nil, nil, append(c, "cred", "get", "team", "cred-00", "--as", "bob")...)
 			h.ok(nil, nil, append(c, "vault", "rotate", "team", "--as", "ops")...)
+			checkHistory(h, start, c...)
 			h.ok(nil, nil, append(c, "cred", "rm", "team", "cred-02", "--as", "ops")...)
 			delete(want, "cred-02")
 			checkVault(h, want, "ops", c...)
