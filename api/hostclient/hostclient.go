@@ -88,8 +88,9 @@ const maxMessageSize = sdk.MaxValueSize + 64<<10
 
 // Options tune Dial. A nil *Options means the defaults.
 type Options struct {
-	// SessionTTL asks for sessions shorter than the server's --session-ttl;
-	// 0 (or more than the server's) means the server's.
+	// SessionTTL asks for sessions shorter than the server's --session-ttl,
+	// in whole seconds; 0, less than a second, or more than the server's
+	// means the server's.
 	SessionTTL time.Duration
 }
 
@@ -134,7 +135,9 @@ func Dial(ctx context.Context, socketPath string, opts *Options) (*Client, error
 		if s == connectivity.Ready {
 			break
 		}
-		if s == connectivity.Shutdown || !conn.WaitForStateChange(ctx, s) {
+		// TransientFailure: nothing accepts connections on the socket (a
+		// stale socket file of a stopped server).
+		if s == connectivity.TransientFailure || s == connectivity.Shutdown || !conn.WaitForStateChange(ctx, s) {
 			conn.Close()
 			if ctx.Err() != nil {
 				return nil, fmt.Errorf("hostclient: connecting to %s: %w (%w)", abs, sdk.ErrUnavailable, ctx.Err())

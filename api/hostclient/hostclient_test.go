@@ -10,6 +10,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -323,5 +324,34 @@ func TestProgramOutsideTheModule(t *testing.T) {
 	}
 	if out, code := run("absent"); code != 3 || !strings.Contains(out, `no credential "absent"`) {
 		t.Fatalf("outside program, missing credential: exit %d, %q", code, out)
+	}
+}
+
+// A socket file nobody listens on (a stopped server's) fails at once, even
+// without a deadline.
+func TestDialStaleSocket(t *testing.T) {
+	dir := t.TempDir()
+	sock := filepath.Join(dir, "stale.sock")
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.(*net.UnixListener).SetUnlinkOnClose(false)
+	l.Close()
+	done := make(chan error, 1)
+	go func() {
+		_, err := hostclient.Dial(context.Background(), sock, nil)
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if !errors.Is(err, sdk.ErrUnavailable) {
+			t.Fatalf("stale socket: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("Dial of a stale socket hangs")
+	}
+	if _, err := hostclient.Dial(context.Background(), dir, nil); err == nil || !strings.Contains(err.Error(), "not a socket") {
+		t.Fatalf("a directory: %v", err)
 	}
 }

@@ -268,7 +268,8 @@ func (s *Server) audited(ctx context.Context, req any, info *grpc.UnaryServerInf
 	ev := &AuditEvent{UID: p.UID, PID: p.PID, Op: op}
 	switch r := req.(type) {
 	case *hostapi.UnlockRequest:
-		ev.Vault, ev.Identity = r.GetVault(), r.GetIdentity()
+		// Names the client sent: bounded, since nothing checked them yet.
+		ev.Vault, ev.Identity = bounded(r.GetVault()), bounded(r.GetIdentity())
 	case interface{ GetSession() string }:
 		ev.Session = sessionTag(r.GetSession())
 		ev.Vault, ev.Identity = s.sessionOwner(r.GetSession())
@@ -332,6 +333,17 @@ func (s *Server) withhold(resp any) {
 func (s *Server) auditFailed(op string, err error) error {
 	s.log.Error("access log write failed; call refused", "op", op, "error", err)
 	return statusOf(codes.Internal, ReasonAuditLog, fmt.Sprintf("%s refused: the access log could not record it: %v", op, err))
+}
+
+// maxLoggedName bounds a client-supplied name in a log line (the longest
+// valid name is 1024 bytes).
+const maxLoggedName = 1024
+
+func bounded(s string) string {
+	if len(s) > maxLoggedName {
+		return s[:maxLoggedName] + "...(truncated)"
+	}
+	return s
 }
 
 // codeName spells a status code as the proto does: NOT_FOUND.
