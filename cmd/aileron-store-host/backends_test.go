@@ -1,6 +1,7 @@
 package main
 
-// The CLI against every backend the test command provisions: PostgreSQL
+// The CLI against every backend the test command provisions: fs (the
+// built-in plugin, configured explicitly), PostgreSQL
 // (a throwaway cluster), S3 (versitygw) and GCS (fake-gcs-server), each
 // through its real plugin binary found in plugin_dir, and a migration
 // fs -> postgres -> s3 with every credential readable afterwards.
@@ -39,6 +40,8 @@ func backendConfig(t *testing.T, backend string) string {
 	t.Helper()
 	var cfg map[string]string
 	switch backend {
+	case "fs": // the built-in plugin: the host binary itself
+		return writeConfigFile(t, backend, "", map[string]string{"path": filepath.Join(t.TempDir(), "fs-data")})
 	case "postgres":
 		_, dsn := testenv.Postgres(t).NewDatabase(t, nil)
 		cfg = map[string]string{"dsn": dsn}
@@ -77,7 +80,7 @@ func writeConfigFile(t *testing.T, backend, plugins string, cfg map[string]strin
 }
 
 func TestScenarioPerBackend(t *testing.T) {
-	for _, backend := range []string{"postgres", "s3", "gcs"} {
+	for _, backend := range []string{"fs", "postgres", "s3", "gcs"} {
 		t.Run(backend, func(t *testing.T) {
 			start := time.Now()
 			h := newHost(t)
