@@ -19,7 +19,7 @@ import (
 	hostapi "github.com/ALRubinger/aileron-store/api/hostapi/v1"
 )
 
-func testKey(t *testing.T) []byte {
+func testKey(t testing.TB) []byte {
 	t.Helper()
 	key, err := AuditKey(filepath.Join(t.TempDir(), "state"))
 	if err != nil {
@@ -284,6 +284,41 @@ func TestCodeName(t *testing.T) {
 	for c, want := range map[codes.Code]string{codes.NotFound: "NOT_FOUND", codes.OK: "OK", codes.DataLoss: "DATA_LOSS", codes.Unauthenticated: "UNAUTHENTICATED", codes.DeadlineExceeded: "DEADLINE_EXCEEDED"} {
 		if got := codeName(c); got != want {
 			t.Errorf("%v: %q, want %q", c, got, want)
+		}
+	}
+}
+
+// BenchmarkGet measures a Get over the socket without and with the access
+// log (a regular file in the test's temp dir: one write and one fsync per
+// call).
+func BenchmarkGet(b *testing.B) {
+	for _, audited := range []bool{false, true} {
+		name := "no-log"
+		var log *AuditLog
+		if audited {
+			name = "audit-log"
+			var err error
+			if log, err = OpenAuditLog(filepath.Join(b.TempDir(), "access.log"), testKey(b)); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.Run(name, func(b *testing.B) {
+			f := startWith(b, log)
+			ctx := context.Background()
+			u, err := f.client.Unlock(ctx, &hostapi.UnlockRequest{Vault: "team", Identity: "alice", Passphrase: []byte("pw")})
+			if err != nil {
+				b.Fatal(err)
+			}
+			req := &hostapi.GetRequest{Session: u.Session, Name: "seed"}
+			b.ResetTimer()
+			for b.Loop() {
+				if _, err := f.client.Get(ctx, req); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		if log != nil {
+			log.Close()
 		}
 	}
 }

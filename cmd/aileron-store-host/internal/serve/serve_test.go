@@ -41,10 +41,10 @@ type fixture struct {
 
 // start serves a vault "team" owned by identity "alice" (passphrase "pw")
 // over a real core engine on an in-memory store.
-func start(t *testing.T) *fixture { t.Helper(); return startWith(t, nil) }
+func start(t testing.TB) *fixture { t.Helper(); return startWith(t, nil) }
 
 // startWith is start with an access log.
-func startWith(t *testing.T, audit *AuditLog) *fixture {
+func startWith(t testing.TB, audit *AuditLog) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	eng, err := core.New(memstore.New(), nil)
