@@ -12,6 +12,7 @@ var registry = []Check{
 	{Name: "errors/canceled", Doc: "Every method called with a canceled context fails with context.Canceled; a canceled Put stored the whole value or nothing.", run: checkCanceled},
 	{Name: "errors/deadline-exceeded", Doc: "Every method called with an expired deadline fails with context.DeadlineExceeded; an expired Delete removed the key or nothing.", run: checkDeadline},
 	{Name: "errors/deadline-during-write", Doc: "Puts whose deadline passes while they run either succeed or fail with a context error, and the key then holds the old or the new value, whole.", run: checkDeadlineDuringWrite},
+	{Name: "errors/canceled-while-contended", Doc: "A Put whose context is canceled while other clients write the same key returns within 2s of the cancel, with success or context.Canceled; afterwards a plain Put is not held up by canceled calls.", run: checkCanceledWhileContended},
 
 	// round trip
 	{Name: "roundtrip/empty-value", Doc: "A value of 0 bytes is stored and read back as 0 bytes.", run: checkEmptyValue},

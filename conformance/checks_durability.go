@@ -158,7 +158,7 @@ func checkCrash(e *env) {
 		}
 		time.Sleep(time.Duration(e.rng().IntN(5000)+cycle*1700) * time.Microsecond)
 		stop.Store(true)
-		if err := e.h.Kill(s); err != nil {
+		if err := e.kill(); err != nil {
 			e.fatalf("cycle %d: harness Kill: %v", cycle, err)
 		}
 		waited := make(chan struct{})

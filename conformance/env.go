@@ -14,13 +14,18 @@ import (
 )
 
 // env is what a check runs with: its context, the harness and the store
-// under test. Its fatalf, skipf and the must* helpers end the check; they may
+// under test. Its fatalf and the must* helpers end the check; they may
 // be called only from the check's own goroutine. Goroutines a check starts
 // report through errors instead.
 type env struct {
-	ctx  context.Context
-	h    *Harness
+	ctx context.Context
+	h   *Harness
+	// s is the store under test as the checks call it: raw wrapped with
+	// sdk.Checked, so that arguments are checked once, as Serve checks them
+	// for a plugin. raw is what the harness made, for its Reopen, Kill and
+	// Attach.
 	s    sdk.Store
+	raw  sdk.Store
 	name string
 
 	mu       sync.Mutex
@@ -30,10 +35,6 @@ type env struct {
 
 func (e *env) fatalf(format string, args ...any) {
 	panic(failure{msg: fmt.Sprintf(format, args...)})
-}
-
-func (e *env) skipf(format string, args ...any) {
-	panic(skipped{msg: fmt.Sprintf(format, args...)})
 }
 
 // logf records a progress note; safe from any goroutine.
@@ -84,26 +85,29 @@ func (e *env) clients(n int) []sdk.Store {
 		if e.h.Attach == nil || i == 0 {
 			continue
 		}
-		a, err := e.h.Attach(e.ctx, e.s)
+		a, err := e.h.Attach(e.ctx, e.raw)
 		if err != nil {
 			e.fatalf("harness Attach (client %d of %d): %v", i+1, n, err)
 		}
 		e.mu.Lock()
 		e.attached = append(e.attached, a)
 		e.mu.Unlock()
-		out[i] = a
+		out[i] = sdk.Checked(a)
 	}
 	return out
 }
 
 // reopen replaces the store under test with a reopened one.
 func (e *env) reopen() {
-	s, err := e.h.Reopen(e.ctx, e.s)
+	s, err := e.h.Reopen(e.ctx, e.raw)
 	if err != nil {
 		e.fatalf("harness Reopen: %v", err)
 	}
-	e.s = s
+	e.raw, e.s = s, sdk.Checked(s)
 }
+
+// kill ends the store under test abruptly with the harness's Kill.
+func (e *env) kill() error { return e.h.Kill(e.raw) }
 
 // cleanup deletes what the check left in the store and closes every store
 // it used. Failures are logged: they do not change the check's result.

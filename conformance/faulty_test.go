@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/ALRubinger/aileron-store/conformance"
 	"github.com/ALRubinger/aileron-store/sdk"
@@ -28,14 +29,25 @@ type faults struct {
 	listLag          bool  // List does not show the most recent Put
 	truncateOver     int   // Get returns only the first n bytes of larger values
 	deleteMissingErr bool  // unconditional Delete of a missing key is ErrNotFound
-	noValidation     bool  // keys and values are not validated
 	sharedBuffers    bool  // Put retains the caller's slice
 	prefixAsSegment  bool  // List prefix "a" lists only "a" and "a/..." (directory semantics)
 	versionsFromZero bool  // versions are a counter per store instance (reset on reopen)
 	forgetOnReopen   bool  // Reopen loses the data
+	// slowWrites makes every Put hold a store-wide write lock that long (a
+	// slow backend, or a row held in a transaction).
+	slowWrites time.Duration
+	// lockIgnoresCtx makes Put wait for that lock without watching its
+	// context (sync.Mutex.Lock instead of a select on ctx.Done()).
+	lockIgnoresCtx bool
+	// slowPut makes Put wait until its context ends (a backend that needs
+	// more time than the check has).
+	slowPut bool
 }
 
 type faultyData struct {
+	writeLock chan struct{} // held by a Put for faults.slowWrites
+	wmu       sync.Mutex    // the same lock, for faults.lockIgnoresCtx
+
 	mu     sync.Mutex
 	data   map[string]faultyItem
 	seq    int
@@ -68,24 +80,6 @@ func (s *faulty) ctxErr(ctx context.Context) error {
 	return ctx.Err()
 }
 
-func (s *faulty) validate(key string, value []byte, cond *sdk.Cond, del bool) error {
-	if s.f.noValidation {
-		return nil
-	}
-	if err := sdk.ValidateKey(key); err != nil {
-		return err
-	}
-	if value != nil {
-		if err := sdk.ValidateValue(key, value, 0); err != nil {
-			return err
-		}
-	}
-	if cond != nil {
-		return sdk.ValidateCond(key, *cond, del)
-	}
-	return nil
-}
-
 func (s *faulty) newVersion(value []byte) sdk.Version {
 	if s.f.contentVersions {
 		h := sha256.Sum256(value)
@@ -100,9 +94,6 @@ func (s *faulty) newVersion(value []byte) sdk.Version {
 }
 
 func (s *faulty) Get(ctx context.Context, key string) ([]byte, sdk.Version, error) {
-	if err := s.validate(key, nil, nil, false); err != nil {
-		return nil, "", err
-	}
 	if err := s.ctxErr(ctx); err != nil {
 		return nil, "", err
 	}
@@ -145,11 +136,26 @@ func (s *faulty) holds(key string, cond sdk.Cond) error {
 }
 
 func (s *faulty) Put(ctx context.Context, key string, value []byte, cond sdk.Cond) (sdk.Version, error) {
-	if err := s.validate(key, append(value, []byte{}...), &cond, false); err != nil {
-		return "", err
-	}
 	if err := s.ctxErr(ctx); err != nil {
 		return "", err
+	}
+	if s.f.slowPut {
+		<-ctx.Done()
+		return "", ctx.Err()
+	}
+	if s.f.slowWrites > 0 {
+		if s.f.lockIgnoresCtx {
+			s.d.wmu.Lock()
+			defer s.d.wmu.Unlock()
+		} else {
+			select {
+			case s.d.writeLock <- struct{}{}:
+				defer func() { <-s.d.writeLock }()
+			case <-ctx.Done():
+				return "", ctx.Err()
+			}
+		}
+		time.Sleep(s.f.slowWrites)
 	}
 	s.d.mu.Lock()
 	defer s.d.mu.Unlock()
@@ -167,9 +173,6 @@ func (s *faulty) Put(ctx context.Context, key string, value []byte, cond sdk.Con
 }
 
 func (s *faulty) Delete(ctx context.Context, key string, cond sdk.Cond) error {
-	if err := s.validate(key, nil, &cond, true); err != nil {
-		return err
-	}
 	if err := s.ctxErr(ctx); err != nil {
 		return err
 	}
@@ -186,14 +189,6 @@ func (s *faulty) Delete(ctx context.Context, key string, cond sdk.Cond) error {
 }
 
 func (s *faulty) List(ctx context.Context, opts sdk.ListOptions) (sdk.Page, error) {
-	if !s.f.noValidation {
-		var err error
-		if opts, err = sdk.ValidateListOptions(opts); err != nil {
-			return sdk.Page{}, err
-		}
-	} else if opts.Limit <= 0 {
-		opts.Limit = sdk.DefaultListLimit
-	}
 	if err := s.ctxErr(ctx); err != nil {
 		return sdk.Page{}, err
 	}
@@ -235,16 +230,20 @@ func (s *faulty) List(ctx context.Context, opts sdk.ListOptions) (sdk.Page, erro
 
 func (s *faulty) Close() error { return nil }
 
+func newFaultyData() *faultyData {
+	return &faultyData{data: map[string]faultyItem{}, writeLock: make(chan struct{}, 1)}
+}
+
 func faultyHarness(f *faults) conformance.Harness {
 	return conformance.Harness{
 		New: func(context.Context) (sdk.Store, error) {
-			return &faulty{f: f, d: &faultyData{data: map[string]faultyItem{}}}, nil
+			return &faulty{f: f, d: newFaultyData()}, nil
 		},
 		Reopen: func(_ context.Context, s sdk.Store) (sdk.Store, error) {
 			old := s.(*faulty)
 			d := old.d
 			if f.forgetOnReopen {
-				d = &faultyData{data: map[string]faultyItem{}}
+				d = newFaultyData()
 			}
 			return &faulty{f: f, d: d, inst: old.inst + 1}, nil
 		},
@@ -280,8 +279,6 @@ func TestSuiteCatchesFaults(t *testing.T) {
 			[]string{"roundtrip/max-value", "list/with-values", "list/with-values-large"}},
 		{"delete-missing-error", faults{deleteMissingErr: true},
 			[]string{"cas/delete-missing"}},
-		{"no-validation", faults{noValidation: true},
-			[]string{"errors/invalid-key", "errors/invalid-list-options", "errors/invalid-condition", "roundtrip/value-over-max"}},
 		{"shared-buffers", faults{sharedBuffers: true},
 			[]string{"roundtrip/caller-owns-slices"}},
 		{"prefix-as-segment", faults{prefixAsSegment: true},
@@ -290,6 +287,8 @@ func TestSuiteCatchesFaults(t *testing.T) {
 			[]string{"durability/reopen-versions"}},
 		{"forget-on-reopen", faults{forgetOnReopen: true},
 			[]string{"durability/reopen-data", "durability/reopen-versions"}},
+		{"lock-ignores-ctx", faults{slowWrites: time.Second, lockIgnoresCtx: true},
+			[]string{"errors/canceled-while-contended"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -416,5 +415,51 @@ func TestResultJSON(t *testing.T) {
 	if len(back) != 1 || back[0]["name"] != "cas/versions-unique" || back[0]["status"] != "fail" ||
 		!strings.Contains(back[0]["reason"].(string), "already returned") || back[0]["duration_ns"] == nil {
 		t.Fatalf("JSON %s lacks the name, status, reason or duration", b)
+	}
+}
+
+// TestContendedStoreThatHonoursCtxPasses: the same slow, contended store as
+// the "lock-ignores-ctx" fault, but waiting for its lock with a select on the
+// context, passes errors/canceled-while-contended: the check fails the fault,
+// not the contention.
+func TestContendedStoreThatHonoursCtxPasses(t *testing.T) {
+	t.Parallel()
+	h := faultyHarness(&faults{slowWrites: 300 * time.Millisecond})
+	results := conformance.RunChecks(t.Context(), h, regexp.MustCompile(`^errors/canceled-while-contended$`))
+	if len(results) != 1 || results[0].Status != conformance.StatusPass {
+		t.Fatalf("results %+v, want one pass", results)
+	}
+	t.Log(results[0].Log)
+}
+
+// TestCheckOutOfTimeSaysSo: a store slower than the check's time limit fails
+// with a reason naming the check, its limit and the option that raises it,
+// not with the store's context error alone.
+func TestCheckOutOfTimeSaysSo(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ option, want string }{
+		{"", "conformance.Harness.Timeout"},
+		{"--check-timeout", "--check-timeout"},
+	} {
+		h := faultyHarness(&faults{slowPut: true})
+		h.Timeout = 300 * time.Millisecond
+		h.TimeoutOption = tc.option
+		results := conformance.RunChecks(t.Context(), h, regexp.MustCompile(`^cas/create-if-absent$`))
+		if len(results) != 1 || results[0].Status != conformance.StatusFail {
+			t.Fatalf("results %+v, want one failure", results)
+		}
+		r := results[0].Reason
+		for _, want := range []string{"check cas/create-if-absent ran out of its time limit of 300ms", "give it more with " + tc.want, "deadline exceeded"} {
+			if !strings.Contains(r, want) {
+				t.Errorf("reason %q lacks %q", r, want)
+			}
+		}
+	}
+	// A check that fails in time is not called out of time.
+	h := faultyHarness(&faults{contentVersions: true})
+	h.Timeout = 30 * time.Second
+	results := conformance.RunChecks(t.Context(), h, regexp.MustCompile(`^cas/versions-unique$`))
+	if len(results) != 1 || results[0].Status != conformance.StatusFail || strings.Contains(results[0].Reason, "ran out") {
+		t.Fatalf("results %+v, want a failure not blamed on time", results)
 	}
 }

@@ -9,7 +9,9 @@ import (
 	"time"
 
 	"github.com/ALRubinger/aileron-store/conformance"
+	"github.com/ALRubinger/aileron-store/internal/pluginproc"
 	"github.com/ALRubinger/aileron-store/internal/testenv"
+	"github.com/ALRubinger/aileron-store/plugins/fs"
 	"github.com/ALRubinger/aileron-store/sdk"
 )
 
@@ -38,6 +40,17 @@ func TestFSPlugin(t *testing.T) {
 	conformance.Run(t, conformance.PluginHarness(t, bin, freshDirs(t)))
 }
 
+// TestFSInProcess runs the suite against fs.New in this process, through
+// NewFactoryHarness: Reopen and Attach make new stores over the same
+// directory.
+func TestFSInProcess(t *testing.T) {
+	fresh := freshDirs(t)
+	conformance.Run(t, conformance.NewFactoryHarness(conformance.FactoryOptions{
+		Factory: fs.New,
+		Fresh:   func(context.Context) (map[string]string, error) { return fresh(), nil },
+	}))
+}
+
 // relayEnv, when set in a test binary started as a plugin, makes it a second
 // host: it serves the Store protocol by opening the fs plugin binary named
 // by the variable, so the calls it relays come from another host process
@@ -46,7 +59,7 @@ const relayEnv = "AILERON_CONFORMANCE_RELAY_TO"
 
 func relayMain() bool {
 	bin := os.Getenv(relayEnv)
-	if bin == "" || !sdk.LaunchedAsPlugin() {
+	if bin == "" || !pluginproc.LaunchedAsPlugin() {
 		return false
 	}
 	sdk.Serve(func(ctx context.Context, config map[string]string) (sdk.Store, error) {
@@ -101,7 +114,7 @@ func TestFSTwoHosts(t *testing.T) {
 			s.Close()
 			return open(ctx, bin, cfgOf(s), nil)
 		},
-		Kill: func(s sdk.Store) error { return s.(*sdk.Client).Kill() },
+		Kill: func(s sdk.Store) error { return pluginproc.Kill(s) },
 		Attach: func(ctx context.Context, s sdk.Store) (sdk.Store, error) {
 			mu.Lock()
 			n++

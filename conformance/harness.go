@@ -20,6 +20,11 @@ type Harness struct {
 	// New returns a fresh, empty store: a new directory, database schema,
 	// bucket or key prefix. It is called once per check. The suite closes
 	// the store when the check ends, after deleting what the check wrote.
+	//
+	// The checks call the stores New, Reopen and Attach return through
+	// sdk.Checked, as sdk.Serve does for a plugin, so a store made in process
+	// need not check its arguments; Reopen, Kill and Attach receive the
+	// store as the harness made it.
 	New func(ctx context.Context) (sdk.Store, error)
 
 	// Reopen closes s (which New, Reopen or Attach returned; it may have
@@ -50,8 +55,14 @@ type Harness struct {
 	Gaps map[string]string
 
 	// Timeout bounds one check (default 60s). A check that does not return
-	// within Timeout plus a grace period is reported as failed.
+	// within Timeout plus a grace period is reported as failed. A check that
+	// fails after running out of its time says so, naming TimeoutOption.
 	Timeout time.Duration
+
+	// TimeoutOption names, in the failure of a check that ran out of time,
+	// how its user raises Timeout (default "conformance.Harness.Timeout";
+	// the host's conformance command sets "--check-timeout").
+	TimeoutOption string
 
 	// RequireAll turns a skip into a failure. The environment variable
 	// AILERON_REQUIRE_ALL_BACKENDS=1 does the same.
@@ -105,10 +116,6 @@ const (
 	needKill
 )
 
-// register adds checks after those of the registry (used by files whose
-// checks depend on optional packages).
-func register(c ...Check) { registry = append(registry, c...) }
-
 // Checks returns every check of the suite, in the order they run.
 func Checks() []Check {
 	return append([]Check(nil), registry...)
@@ -124,6 +131,18 @@ func (h *Harness) timeout() time.Duration {
 		return h.Timeout
 	}
 	return 60 * time.Second
+}
+
+func (h *Harness) timeoutOption() string {
+	if h.TimeoutOption != "" {
+		return h.TimeoutOption
+	}
+	return "conformance.Harness.Timeout"
+}
+
+// outOfTime is the reason of a check that failed after its time ran out.
+func (h *Harness) outOfTime(name, reason string) string {
+	return fmt.Sprintf("check %s ran out of its time limit of %v (give it more with %s); when the time ran out: %s", name, h.timeout(), h.timeoutOption(), reason)
 }
 
 func (h *Harness) clients() int {
@@ -188,10 +207,8 @@ func knownCheck(name string) bool {
 	return false
 }
 
-// failure and skipped are the panics with which a check ends early; runOne
-// recovers them.
+// failure is the panic with which a check ends early; runOne recovers it.
 type failure struct{ msg string }
-type skipped struct{ msg string }
 
 func runOne(parent context.Context, h *Harness, c Check) (res Result) {
 	res.Name = c.Name
@@ -224,7 +241,7 @@ func runOne(parent context.Context, h *Harness, c Check) (res Result) {
 	if err != nil {
 		return Result{Name: c.Name, Status: StatusFail, Reason: fmt.Sprintf("harness New: %v", err)}
 	}
-	e := &env{ctx: ctx, h: h, s: s, name: c.Name}
+	e := &env{ctx: ctx, h: h, s: sdk.Checked(s), raw: s, name: c.Name}
 
 	type outcome struct {
 		status Status
@@ -238,8 +255,6 @@ func runOne(parent context.Context, h *Harness, c Check) (res Result) {
 				switch v := r.(type) {
 				case failure:
 					o = outcome{StatusFail, v.msg}
-				case skipped:
-					o = outcome{StatusSkip, v.msg}
 				default:
 					o = outcome{StatusFail, fmt.Sprintf("panic: %v", r)}
 				}
@@ -256,16 +271,15 @@ func runOne(parent context.Context, h *Harness, c Check) (res Result) {
 		// The check ignored its context's deadline: abandon it without
 		// cleaning up, as the store is still in use.
 		return Result{Name: c.Name, Status: StatusFail, Log: e.takeLog(),
-			Reason: fmt.Sprintf("did not return within %v: the store does not honour context deadlines", h.timeout()+15*time.Second)}
+			Reason: fmt.Sprintf("check %s did not return within %v, its time limit of %v (set with %s) plus 15s: the store does not honour context deadlines", c.Name, h.timeout()+15*time.Second, h.timeout(), h.timeoutOption())}
+	}
+	if o.status == StatusFail && parent.Err() == nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		o.reason = h.outOfTime(c.Name, o.reason)
 	}
 	e.cleanup(parent)
 
 	res.Log = e.takeLog()
 	res.Status, res.Reason = o.status, o.reason
-	if o.status == StatusSkip && h.requireAll() {
-		res.Status = StatusFail
-		res.Reason = o.reason + ", and skips are not allowed (AILERON_REQUIRE_ALL_BACKENDS=1)"
-	}
 	if isGap {
 		switch res.Status {
 		case StatusPass:

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ALRubinger/aileron-store/internal/pluginproc"
 	"github.com/ALRubinger/aileron-store/sdk"
 )
 
@@ -113,7 +114,7 @@ func NewPluginHarness(o PluginOptions) (Harness, func()) {
 			if err != nil {
 				return err
 			}
-			return c.Kill()
+			return pluginproc.Kill(c)
 		},
 		Attach: func(ctx context.Context, s sdk.Store) (sdk.Store, error) {
 			c, cfg, err := client(unwrap(s))

@@ -21,6 +21,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/ALRubinger/aileron-store/internal/pluginproc"
 	"github.com/ALRubinger/aileron-store/sdk/internal/storepb"
 )
 
@@ -75,6 +76,10 @@ type Client struct {
 }
 
 var _ Store = (*Client)(nil)
+
+// checksArguments marks Client as checking its arguments before a call
+// leaves the host (see Checked).
+func (c *Client) checksArguments() {}
 
 // Open starts the plugin binary at path, checks its pin, handshakes, and
 // sends it config. Errors from the plugin's configuration wrap
@@ -186,7 +191,7 @@ func (c *Client) start(ctx context.Context) error {
 		pc.Kill()
 		return fromStatus(err, "plugin "+c.name)
 	}
-	c.caps = Capabilities{MaxValueSize: int(caps.GetMaxValueSize()), NativeListValues: caps.GetNativeListValues()}
+	c.caps = Capabilities{MaxValueSize: int(caps.GetMaxValueSize()), NativeListValues: caps.GetNativeListValues(), Report: boundReport(caps.GetReport())}
 	if c.caps.MaxValueSize <= 0 || c.caps.MaxValueSize > MaxValueSize {
 		c.caps.MaxValueSize = MaxValueSize
 	}
@@ -337,10 +342,7 @@ func (c *Client) Put(ctx context.Context, key string, value []byte, cond Cond) (
 
 // Delete implements Store.
 func (c *Client) Delete(ctx context.Context, key string, cond Cond) error {
-	if err := ValidateKey(key); err != nil {
-		return err
-	}
-	if err := ValidateCond(key, cond, true); err != nil {
+	if err := validateDelete(key, cond); err != nil {
 		return err
 	}
 	rpc, err := c.conn(ctx)
@@ -424,8 +426,26 @@ func (c *Client) Ping(ctx context.Context) error {
 	return c.callErr(err, "ping", "")
 }
 
-// PID returns the plugin's process id, or 0 when no process is running.
-func (c *Client) PID() int {
+func init() {
+	pluginproc.Register(
+		func(s any) (bool, error) {
+			c, ok := s.(*Client)
+			if !ok {
+				return false, nil
+			}
+			return true, c.kill()
+		},
+		func(s any) (bool, int) {
+			c, ok := s.(*Client)
+			if !ok {
+				return false, 0
+			}
+			return true, c.pid()
+		})
+}
+
+// pid returns the plugin's process id, or 0 when no process is running.
+func (c *Client) pid() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.pidLocked()
@@ -441,10 +461,11 @@ func (c *Client) pidLocked() int {
 	return 0
 }
 
-// Kill sends SIGKILL to the plugin process and waits until it is gone, as a
-// crash would; the next call starts a new one. For tests and chaos runs.
-func (c *Client) Kill() error {
-	pid := c.PID()
+// kill sends SIGKILL to the plugin process and waits until it is gone, as a
+// crash would; the next call starts a new one. For tests and chaos runs,
+// through internal/pluginproc.
+func (c *Client) kill() error {
+	pid := c.pid()
 	if pid == 0 {
 		return nil
 	}
@@ -473,8 +494,3 @@ func (c *Client) Close() error {
 // every way out of a host's main (normal return, error exit, SIGINT/SIGTERM)
 // so that no plugin outlives its host.
 func CleanupPlugins() { plugin.CleanupClients() }
-
-// LaunchedAsPlugin reports whether this process was started by a host as a
-// plugin (the handshake cookie is set). A host binary that doubles as a
-// built-in plugin checks it first thing in main and calls Serve.
-func LaunchedAsPlugin() bool { return os.Getenv(magicKey) == magicValue }

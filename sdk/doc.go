@@ -10,7 +10,13 @@
 //
 //	func main() { sdk.Serve(mystore.New, nil) }
 //
-// and the host talks to it through [Open], which returns a [*Client] that is
+// Serve checks every call's arguments ([Checked]) before they reach the
+// Store, so a Store implements only the semantics. A Factory reads its
+// configuration with [ReadConfig] and may namespace its store with
+// [WithPrefix]; package filelock is a cross-process lock for stores that take
+// compare-and-swap from a lock file.
+//
+// The host talks to a plugin through [Open], which returns a [*Client] that is
 // itself a Store. Errors cross the process boundary intact: a plugin that
 // returns an error wrapping [ErrConflict] gives the host an error for which
 // errors.Is(err, sdk.ErrConflict) is true.

@@ -32,7 +32,7 @@ func ValidateKey(key string) error {
 			seg = 0
 			continue
 		}
-		if !keyByte(key[i]) {
+		if !KeyByte(key[i]) {
 			return Errorf(ErrInvalidArgument, "key %q has the character %q at byte %d (allowed: a-z 0-9 - _ . /)", key, key[i], i)
 		}
 		seg++
@@ -55,7 +55,7 @@ func ValidatePrefix(prefix string) error {
 		p = p[:len(p)-1]
 	}
 	for i := 0; i < len(prefix); i++ {
-		if prefix[i] != '/' && !keyByte(prefix[i]) {
+		if prefix[i] != '/' && !KeyByte(prefix[i]) {
 			return Errorf(ErrInvalidArgument, "list prefix %q has the character %q at byte %d (allowed: a-z 0-9 - _ . /)", prefix, prefix[i], i)
 		}
 	}
@@ -73,7 +73,10 @@ func ValidatePrefix(prefix string) error {
 	return nil
 }
 
-func keyByte(c byte) bool {
+// KeyByte reports whether c may appear in a key segment: a-z, 0-9, '-', '_'
+// or '.' ('/' separates segments). Plugins that map keys onto their backend's
+// ordering (a listing's start bound, say) use it rather than a copy.
+func KeyByte(c byte) bool {
 	return c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.'
 }
 
@@ -132,7 +135,7 @@ func ValidateListOptions(opts ListOptions) (ListOptions, error) {
 // stops at the first error fn returns (which Walk returns). It is the loop
 // every caller of List would otherwise write.
 func Walk(ctx context.Context, s Store, prefix string, withValues bool, fn func(Entry) error) error {
-	opts := ListOptions{Prefix: prefix, WithValues: withValues}
+	opts := ListOptions{Prefix: prefix, Limit: DefaultListLimit, WithValues: withValues}
 	empty := 0
 	for {
 		page, err := s.List(ctx, opts)

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ALRubinger/aileron-store/internal/pluginproc"
 	"github.com/ALRubinger/aileron-store/internal/testenv"
 	"github.com/ALRubinger/aileron-store/sdk"
 )
@@ -66,6 +67,22 @@ func TestRoundTripAcrossProcess(t *testing.T) {
 	}
 	if caps := c.Capabilities(); caps.MaxValueSize != sdk.MaxValueSize || !caps.NativeListValues {
 		t.Fatalf("Capabilities = %+v", caps)
+	}
+}
+
+// Capabilities().Report crosses the boundary, bounded in entries and size.
+func TestReportAcrossProcess(t *testing.T) {
+	c := openTestPlugin(t, map[string]string{"report": "2"}, nil)
+	r := c.Capabilities().Report
+	if len(r) != 3 || r["mode"] != "test" || len(r["r00"]) != sdk.MaxReportLen {
+		t.Fatalf("Report = %d entries, mode %q, r00 of %d bytes; want 3, test, %d", len(r), r["mode"], len(r["r00"]), sdk.MaxReportLen)
+	}
+	c = openTestPlugin(t, map[string]string{"report": "40"}, nil)
+	if r := c.Capabilities().Report; len(r) != sdk.MaxReportEntries {
+		t.Fatalf("Report of 41 entries arrived with %d, want %d", len(r), sdk.MaxReportEntries)
+	}
+	if r := openTestPlugin(t, nil, nil).Capabilities().Report; r != nil {
+		t.Fatalf("Report of a plugin that reports nothing = %v, want nil", r)
 	}
 }
 
@@ -149,7 +166,7 @@ func TestCancellationCrossesBoundary(t *testing.T) {
 // the next call starts a new plugin process and works.
 func TestKilledPluginRestarts(t *testing.T) {
 	c := openTestPlugin(t, nil, nil)
-	pid := c.PID()
+	pid := pluginproc.PID(c)
 	if pid == 0 {
 		t.Fatal("no plugin pid")
 	}
@@ -159,7 +176,7 @@ func TestKilledPluginRestarts(t *testing.T) {
 		errc <- err
 	}()
 	time.Sleep(200 * time.Millisecond)
-	if err := c.Kill(); err != nil {
+	if err := pluginproc.Kill(c); err != nil {
 		t.Fatal(err)
 	}
 	var err error
@@ -174,7 +191,7 @@ func TestKilledPluginRestarts(t *testing.T) {
 	if _, err := c.Put(context.Background(), "after", []byte("x"), sdk.None); err != nil {
 		t.Fatalf("call after restart: %v", err)
 	}
-	if npid := c.PID(); npid == 0 || npid == pid {
+	if npid := pluginproc.PID(c); npid == 0 || npid == pid {
 		t.Fatalf("plugin pid after restart = %d, was %d", npid, pid)
 	}
 }
@@ -237,7 +254,7 @@ func TestPluginDiesWithHost(t *testing.T) {
 		if err != nil {
 			os.Exit(3)
 		}
-		os.Stdout.WriteString(strings.TrimSpace(itoa(c.PID())) + "\n")
+		os.Stdout.WriteString(strings.TrimSpace(itoa(pluginproc.PID(c))) + "\n")
 		select {} // wait to be killed
 	}
 	bin := testenv.Binary(t, "./sdk/internal/testplugin")

@@ -6,6 +6,8 @@ import (
 	"os"
 	"runtime"
 	"runtime/pprof"
+	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -34,9 +36,9 @@ type ServeOptions struct {
 // negotiation, gRPC with explicit message-size limits, logging and shutdown.
 // Call it from main; it returns only when the host is done with the plugin.
 //
-// factory builds the Store when the host sends the configuration. Serve checks
-// every request against the contract's limits before it reaches the Store, so
-// a Store sees only valid keys, values, conditions and list options.
+// factory builds the Store when the host sends the configuration. Serve wraps
+// it with Checked, so the Store sees only valid keys, values, conditions, list
+// options and batches.
 //
 // Started by hand rather than by a host, Serve prints a short explanation and
 // exits with status 1. With AILERON_STORE_PLUGIN_CPUPROFILE=FILE in its
@@ -136,7 +138,7 @@ func (p *grpcPlugin) GRPCClient(_ context.Context, _ *plugin.GRPCBroker, cc *grp
 	return storepb.NewStoreClient(cc), nil
 }
 
-// server adapts a Store to the gRPC service, validating every request first.
+// server adapts a Store, wrapped with Checked, to the gRPC service.
 type server struct {
 	storepb.UnimplementedStoreServer
 	factory Factory
@@ -174,6 +176,7 @@ func (s *server) Configure(ctx context.Context, req *storepb.ConfigureRequest) (
 		s.log.Debug("configuration refused", "error", err)
 		return nil, toStatus(err)
 	}
+	st = Checked(st)
 	s.mu.Lock()
 	old := s.store
 	s.store = st
@@ -190,7 +193,35 @@ func (s *server) Capabilities(context.Context, *storepb.CapabilitiesRequest) (*s
 	if st, err := s.get(); err == nil {
 		caps = capabilitiesOf(st)
 	}
-	return &storepb.CapabilitiesResponse{MaxValueSize: int64(caps.MaxValueSize), NativeListValues: caps.NativeListValues, Protocol: ProtocolVersion}, nil
+	return &storepb.CapabilitiesResponse{MaxValueSize: int64(caps.MaxValueSize), NativeListValues: caps.NativeListValues, Protocol: ProtocolVersion, Report: boundReport(caps.Report)}, nil
+}
+
+// boundReport returns a copy of r within MaxReportEntries entries (the first
+// by name) of at most MaxReportLen bytes each, names and values cut to valid
+// UTF-8; nil for an empty report.
+func boundReport(r map[string]string) map[string]string {
+	if len(r) == 0 {
+		return nil
+	}
+	names := make([]string, 0, len(r))
+	for n := range r {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	if len(names) > MaxReportEntries {
+		names = names[:MaxReportEntries]
+	}
+	cut := func(s string) string {
+		if len(s) > MaxReportLen {
+			s = s[:MaxReportLen]
+		}
+		return strings.ToValidUTF8(s, "")
+	}
+	out := make(map[string]string, len(names))
+	for _, n := range names {
+		out[cut(n)] = cut(r[n])
+	}
+	return out
 }
 
 func (s *server) Ping(context.Context, *storepb.PingRequest) (*storepb.PingResponse, error) {
@@ -200,9 +231,6 @@ func (s *server) Ping(context.Context, *storepb.PingRequest) (*storepb.PingRespo
 func (s *server) Get(ctx context.Context, req *storepb.GetRequest) (*storepb.GetResponse, error) {
 	st, err := s.get()
 	if err != nil {
-		return nil, toStatus(err)
-	}
-	if err := ValidateKey(req.GetKey()); err != nil {
 		return nil, toStatus(err)
 	}
 	v, ver, err := st.Get(ctx, req.GetKey())
@@ -218,9 +246,6 @@ func (s *server) Put(ctx context.Context, req *storepb.PutRequest) (*storepb.Put
 		return nil, toStatus(err)
 	}
 	cond, err := condFromPB(req.GetCond())
-	if err == nil {
-		err = validatePut(req.GetKey(), req.GetValue(), cond, capabilitiesOf(st).MaxValueSize)
-	}
 	if err != nil {
 		return nil, toStatus(err)
 	}
@@ -237,12 +262,6 @@ func (s *server) Delete(ctx context.Context, req *storepb.DeleteRequest) (*store
 		return nil, toStatus(err)
 	}
 	cond, err := condFromPB(req.GetCond())
-	if err == nil {
-		err = ValidateKey(req.GetKey())
-	}
-	if err == nil {
-		err = ValidateCond(req.GetKey(), cond, true)
-	}
 	if err != nil {
 		return nil, toStatus(err)
 	}
@@ -254,11 +273,7 @@ func (s *server) List(ctx context.Context, req *storepb.ListRequest) (*storepb.L
 	if err != nil {
 		return nil, toStatus(err)
 	}
-	opts, err := ValidateListOptions(ListOptions{Prefix: req.GetPrefix(), StartAfter: req.GetStartAfter(), Limit: int(req.GetLimit()), WithValues: req.GetWithValues()})
-	if err != nil {
-		return nil, toStatus(err)
-	}
-	page, err := st.List(ctx, opts)
+	page, err := st.List(ctx, ListOptions{Prefix: req.GetPrefix(), StartAfter: req.GetStartAfter(), Limit: int(req.GetLimit()), WithValues: req.GetWithValues()})
 	if err != nil {
 		return nil, toStatus(err)
 	}
@@ -275,16 +290,6 @@ func (s *server) List(ctx context.Context, req *storepb.ListRequest) (*storepb.L
 		resp.Entries = append(resp.Entries, &storepb.Entry{Key: e.Key, Version: string(e.Version), Value: e.Value})
 	}
 	return resp, nil
-}
-
-func validatePut(key string, value []byte, cond Cond, max int) error {
-	if err := ValidateKey(key); err != nil {
-		return err
-	}
-	if err := ValidateValue(key, value, max); err != nil {
-		return err
-	}
-	return ValidateCond(key, cond, false)
 }
 
 func capabilitiesOf(st Store) Capabilities {

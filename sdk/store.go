@@ -119,10 +119,18 @@ type Page struct {
 // not at all.
 //
 // Errors wrap exactly one sentinel of this package (see ErrNotFound and the
-// others) and name the key or field at fault. Arguments outside the limits of
-// this contract yield ErrInvalidArgument; the SDK checks them before they reach
-// a plugin, but an in-process Store must check them too (ValidateKey,
-// ValidateValue, ValidateCond, ValidateListOptions do it).
+// others) and name the key or field at fault.
+//
+// Arguments are checked by the calling side, once, never by an
+// implementation: a key (ValidateKey), a value within the Store's
+// Capabilities, a condition valid for the method (ValidateCond), list options
+// within the limits and with Limit defaulted (ValidateListOptions). Serve
+// wraps a plugin's Store with Checked, which returns ErrInvalidArgument for a
+// call outside these limits before it reaches the Store; so does the
+// conformance harness, and the host's Client checks before a call leaves the
+// host. An implementation therefore assumes valid arguments and implements
+// only the semantics below; in-process code that may pass invalid arguments
+// calls a Store through Checked.
 type Store interface {
 	// Get returns the value stored under key and its version. A missing key is
 	// ErrNotFound. The returned slice belongs to the caller.
@@ -179,7 +187,21 @@ type Capabilities struct {
 	// once before the writes, which leaves a window in which the guard key can
 	// move on while the writes land.
 	AtomicGuard bool
+	// Report holds what the Store found out about its backend when it was
+	// configured, as short notes for operators (name -> finding; for the S3
+	// plugin, its probe of the server: the conditional-delete mode, the form
+	// of ETags, listing quirks). `aileron-store-host plugin verify` and
+	// `conformance` print it. It carries no secret and changes no behaviour
+	// of the host. Across the plugin boundary at most MaxReportEntries
+	// entries of at most MaxReportLen bytes each are kept.
+	Report map[string]string
 }
+
+// Bounds of Capabilities.Report across the plugin boundary.
+const (
+	MaxReportEntries = 32
+	MaxReportLen     = 512
+)
 
 // CapabilityReporter is implemented by a Store that reports Capabilities. A
 // Store that does not is assumed to have the zero Capabilities.

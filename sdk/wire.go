@@ -7,6 +7,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/ALRubinger/aileron-store/internal/pluginproc"
 	"github.com/ALRubinger/aileron-store/sdk/internal/storepb"
 )
 
@@ -15,8 +16,8 @@ const (
 	// ProtocolVersion is the newest plugin protocol this SDK speaks.
 	ProtocolVersion = 1
 	pluginName      = "store"
-	magicKey        = "AILERON_STORE_PLUGIN"
-	magicValue      = "7d1f0c9e-aileron-store-plugin-v1"
+	magicKey        = pluginproc.CookieKey
+	magicValue      = pluginproc.CookieValue
 	// maxMessageSize bounds every gRPC message in both directions: a value of
 	// MaxValueSize plus framing fits with room to spare, and a list page is
 	// cut to listPageBudget bytes of values before it is sent.

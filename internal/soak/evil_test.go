@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ALRubinger/aileron-store/core"
+	"github.com/ALRubinger/aileron-store/internal/pluginproc"
 	"github.com/ALRubinger/aileron-store/internal/testenv"
 	"github.com/ALRubinger/aileron-store/sdk"
 )
@@ -332,7 +333,7 @@ func TestEvilCrash(t *testing.T) {
 	e := newEvil(t)
 	ctx := ctx30(t)
 	v := e.unlock(ctx)
-	pid := e.client.PID()
+	pid := pluginproc.PID(e.client)
 	e.set("crash record")
 	_, err := v.Get(ctx, "c1")
 	if !errors.Is(err, sdk.ErrUnavailable) || !strings.Contains(err.Error(), "credential record") {
@@ -347,7 +348,7 @@ func TestEvilCrash(t *testing.T) {
 	if b, err := v.Get(ctx, "c1"); err != nil || string(b) != "value of c1" {
 		t.Fatalf("after the crash: %q, %v", b, err)
 	}
-	if np := e.client.PID(); np == 0 || np == pid {
+	if np := pluginproc.PID(e.client); np == 0 || np == pid {
 		t.Fatalf("plugin pid %d after the crash, was %d: not restarted", np, pid)
 	}
 }

@@ -88,10 +88,18 @@ func TestSoakFS(t *testing.T) {
 	runSoak(t, "fs", bin, map[string]string{"path": filepath.Join(t.TempDir(), "data")})
 }
 
+// TestSoakS3 soaks the S3 plugin on every S3 server the test command
+// provisions: versitygw in both metadata modes and MinIO.
 func TestSoakS3(t *testing.T) {
-	srv := testenv.S3(t)
 	bin := testenv.Binary(t, "./plugins/s3/cmd/aileron-store-s3")
-	runSoak(t, "s3 (versitygw)", bin, srv.Config(srv.NewBucket(t)))
+	for _, kind := range testenv.S3Kinds {
+		t.Run(string(kind), func(t *testing.T) {
+			srv := testenv.S3Of(t, kind)
+			start := time.Now()
+			runSoak(t, "s3 ("+string(kind)+")", bin, srv.Config(srv.NewBucket(t)))
+			t.Logf("soak on %s: %v", kind, time.Since(start).Round(time.Millisecond))
+		})
+	}
 }
 
 func TestSoakGCS(t *testing.T) {

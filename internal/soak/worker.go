@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/ALRubinger/aileron-store/core"
+	"github.com/ALRubinger/aileron-store/internal/pluginproc"
 	"github.com/ALRubinger/aileron-store/sdk"
 )
 
@@ -230,16 +231,16 @@ func RunWorker(ctx context.Context, cfg *WorkerConfig) error {
 				}
 				// A plugin killed a moment ago restarts on the worker's
 				// next call: wait for it, so every kill lands.
-				pid := client.PID()
+				pid := pluginproc.PID(client)
 				for pid == 0 {
 					select {
 					case <-killCtx.Done():
 						return
 					case <-time.After(20 * time.Millisecond):
 					}
-					pid = client.PID()
+					pid = pluginproc.PID(client)
 				}
-				err := client.Kill()
+				err := pluginproc.Kill(client)
 				e := Entry{Op: EvKillPlugin, Val: fmt.Sprint(pid)}
 				if err != nil {
 					e.Err = err.Error()

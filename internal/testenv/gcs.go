@@ -130,10 +130,26 @@ func (s GCSServer) NewBucket(t testing.TB) string {
 	return name
 }
 
+// NewVersionedBucket is NewBucket for a bucket with object versioning on.
+func (s GCSServer) NewVersionedBucket(t testing.TB) string {
+	t.Helper()
+	var b [6]byte
+	rand.Read(b[:])
+	name := "aileron-test-" + hex.EncodeToString(b[:])
+	s.createBucket(t, map[string]any{"name": name, "versioning": map[string]bool{"enabled": true}})
+	return name
+}
+
 // CreateBucket creates the bucket name through the JSON API.
 func (s GCSServer) CreateBucket(t testing.TB, name string) {
 	t.Helper()
-	body, _ := json.Marshal(map[string]string{"name": name})
+	s.createBucket(t, map[string]any{"name": name})
+}
+
+func (s GCSServer) createBucket(t testing.TB, spec map[string]any) {
+	t.Helper()
+	name := spec["name"]
+	body, _ := json.Marshal(spec)
 	c := &http.Client{Timeout: 10 * time.Second}
 	resp, err := c.Post(s.Endpoint+"/storage/v1/b?project="+s.Project, "application/json", bytes.NewReader(body))
 	if err != nil {

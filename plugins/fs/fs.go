@@ -38,10 +38,10 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"sync"
 	"syscall"
 
 	"github.com/ALRubinger/aileron-store/sdk"
+	"github.com/ALRubinger/aileron-store/sdk/filelock"
 )
 
 const (
@@ -54,15 +54,13 @@ const (
 	lockStripe = 64
 )
 
-// Store is a Store over a directory. Create it with New or Open.
+// Store is a Store over a directory. Create it with New or Open. As the
+// contract allows, it does not check its arguments (sdk.Serve does, with
+// sdk.Checked): a key is a path below the directory only when it is valid, so
+// in-process callers with untrusted keys must go through sdk.Checked.
 type Store struct {
 	root  string
-	locks [lockStripe]stripe
-}
-
-type stripe struct {
-	mu sync.Mutex
-	f  *os.File
+	locks [lockStripe]*filelock.Lock
 }
 
 var _ sdk.Store = (*Store)(nil)
@@ -71,16 +69,16 @@ var _ sdk.Store = (*Store)(nil)
 //
 //	path   the data directory (required); created 0700 if missing.
 func New(_ context.Context, config map[string]string) (sdk.Store, error) {
-	for k := range config {
-		if k != "path" {
-			return nil, sdk.Errorf(sdk.ErrInvalidArgument, "config field %q: unknown field (the fs backend takes only \"path\")", k)
-		}
+	r := sdk.ReadConfig(config, "path")
+	p := r.Required("path")
+	if err := r.Err(); err != nil {
+		return nil, err
 	}
-	p := config["path"]
-	if p == "" {
-		return nil, sdk.Errorf(sdk.ErrInvalidArgument, "config field \"path\": required (the data directory)")
+	st, err := Open(p)
+	if err != nil {
+		return nil, err // not a nil *Store in a non-nil sdk.Store
 	}
-	return Open(p)
+	return st, nil
 }
 
 // Open opens (creating if needed) the data directory dir.
@@ -106,12 +104,12 @@ func Open(dir string) (*Store, error) {
 	}
 	s := &Store{root: abs}
 	for i := range s.locks {
-		f, err := os.OpenFile(filepath.Join(abs, lockDir, fmt.Sprintf("%02d", i)), os.O_RDWR|os.O_CREATE, 0o600)
+		l, err := filelock.Open(filepath.Join(abs, lockDir, fmt.Sprintf("%02d", i)))
 		if err != nil {
 			s.Close()
 			return nil, fsErr(err, "opening lock file in %s", abs)
 		}
-		s.locks[i].f = f
+		s.locks[i] = l
 	}
 	return s, nil
 }
@@ -146,21 +144,11 @@ func (s *Store) pathOf(key string) string {
 	return filepath.Join(s.root, filepath.Join(segs...))
 }
 
-func (s *Store) lock(key string) func() {
+// lock takes the lock stripe of key, waiting at most until ctx ends.
+func (s *Store) lock(ctx context.Context, key string) (func(), error) {
 	h := fnv.New32a()
 	h.Write([]byte(key))
-	st := &s.locks[h.Sum32()%lockStripe]
-	st.mu.Lock()
-	for {
-		err := syscall.Flock(int(st.f.Fd()), syscall.LOCK_EX)
-		if err != syscall.EINTR {
-			break
-		}
-	}
-	return func() {
-		syscall.Flock(int(st.f.Fd()), syscall.LOCK_UN)
-		st.mu.Unlock()
-	}
+	return s.locks[h.Sum32()%lockStripe].Lock(ctx)
 }
 
 // read returns the value and version in the file at p.
@@ -201,9 +189,6 @@ func version(p, key string) (sdk.Version, error) {
 
 // Get implements sdk.Store.
 func (s *Store) Get(ctx context.Context, key string) ([]byte, sdk.Version, error) {
-	if err := sdk.ValidateKey(key); err != nil {
-		return nil, "", err
-	}
 	if err := ctx.Err(); err != nil {
 		return nil, "", err
 	}
@@ -224,15 +209,6 @@ func check(p, key string, cond sdk.Cond) error {
 
 // Put implements sdk.Store.
 func (s *Store) Put(ctx context.Context, key string, value []byte, cond sdk.Cond) (sdk.Version, error) {
-	if err := sdk.ValidateKey(key); err != nil {
-		return "", err
-	}
-	if err := sdk.ValidateValue(key, value, 0); err != nil {
-		return "", err
-	}
-	if err := sdk.ValidateCond(key, cond, false); err != nil {
-		return "", err
-	}
 	if err := ctx.Err(); err != nil {
 		return "", err
 	}
@@ -241,7 +217,10 @@ func (s *Store) Put(ctx context.Context, key string, value []byte, cond sdk.Cond
 		return "", sdk.Errorf(sdk.ErrUnavailable, "random version for key %q: %v", key, err)
 	}
 	p := s.pathOf(key)
-	unlock := s.lock(key)
+	unlock, err := s.lock(ctx, key)
+	if err != nil {
+		return "", err
+	}
 	defer unlock()
 	if err := check(p, key, cond); err != nil {
 		return "", err
@@ -332,17 +311,14 @@ func syncDir(dir string) error {
 
 // Delete implements sdk.Store.
 func (s *Store) Delete(ctx context.Context, key string, cond sdk.Cond) error {
-	if err := sdk.ValidateKey(key); err != nil {
-		return err
-	}
-	if err := sdk.ValidateCond(key, cond, true); err != nil {
-		return err
-	}
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	p := s.pathOf(key)
-	unlock := s.lock(key)
+	unlock, err := s.lock(ctx, key)
+	if err != nil {
+		return err
+	}
 	defer unlock()
 	if err := check(p, key, cond); err != nil {
 		return err
@@ -358,10 +334,6 @@ func (s *Store) Delete(ctx context.Context, key string, cond sdk.Cond) error {
 
 // List implements sdk.Store: a walk of the directory tree in key order.
 func (s *Store) List(ctx context.Context, opts sdk.ListOptions) (sdk.Page, error) {
-	opts, err := sdk.ValidateListOptions(opts)
-	if err != nil {
-		return sdk.Page{}, err
-	}
 	// The directory that holds every key with the prefix, and the part of
 	// the prefix that names entries inside it.
 	base, rest := "", opts.Prefix
@@ -485,10 +457,10 @@ func (w *walker) entry(p, key string) error {
 
 // Close implements sdk.Store.
 func (s *Store) Close() error {
-	for i := range s.locks {
-		if f := s.locks[i].f; f != nil {
-			f.Close()
-			s.locks[i].f = nil
+	for i, l := range s.locks {
+		if l != nil {
+			l.Close()
+			s.locks[i] = nil
 		}
 	}
 	return nil

@@ -53,7 +53,7 @@ func FuzzDataFile(f *testing.F) {
 		} else if err == nil || !errors.Is(err, sdk.ErrUnavailable) || !strings.Contains(err.Error(), key) {
 			t.Fatalf("Get of a corrupt file: %q, %v; want ErrUnavailable naming %q", v, err, key)
 		}
-		page, err := st.List(ctx, sdk.ListOptions{Prefix: "v/fuzz/", WithValues: true})
+		page, err := sdk.Checked(st).List(ctx, sdk.ListOptions{Prefix: "v/fuzz/", WithValues: true})
 		if valid {
 			if err != nil || len(page.Entries) != 1 || !bytes.Equal(page.Entries[0].Value, data[20:]) {
 				t.Fatalf("List of a well-formed file: %+v, %v", page, err)

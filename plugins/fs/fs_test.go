@@ -35,7 +35,7 @@ func keys(t *testing.T, s sdk.Store, opts sdk.ListOptions) []string {
 	t.Helper()
 	var out []string
 	for {
-		page, err := s.List(context.Background(), opts)
+		page, err := sdk.Checked(s).List(context.Background(), opts)
 		if err != nil {
 			t.Fatalf("List(%+v): %v", opts, err)
 		}

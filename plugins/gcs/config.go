@@ -2,7 +2,6 @@ package gcs
 
 import (
 	"encoding/json"
-	"fmt"
 	"net"
 	"net/url"
 	"os"
@@ -82,64 +81,33 @@ type config struct {
 	maxConcurrency  int
 }
 
-func fieldErr(field, format string, args ...any) error {
-	return sdk.Errorf(sdk.ErrInvalidArgument, "config field %q: %s", field, fmt.Sprintf(format, args...))
-}
-
 // parseConfig validates m. It never reads the credentials file's content
 // beyond its "type" field and never puts that content in an error.
 func parseConfig(m map[string]string) (*config, error) {
-	for k := range m {
-		known := false
-		for _, kk := range knownKeys {
-			if k == kk {
-				known = true
-				break
-			}
-		}
-		if !known {
-			return nil, sdk.Errorf(sdk.ErrInvalidArgument, "config field %q: unknown field (known: %s)", k, strings.Join(knownKeys, ", "))
-		}
-	}
+	r := sdk.ReadConfig(m, knownKeys...)
 	c := &config{
-		timeout:        DefaultTimeout,
-		maxRetries:     DefaultMaxRetries,
-		maxConcurrency: DefaultMaxConcurrency,
+		timeout:        r.Duration(KeyTimeout, DefaultTimeout, time.Nanosecond, maxTimeout),
+		maxRetries:     r.Int(KeyMaxRetries, DefaultMaxRetries, 0, maxMaxRetries),
+		maxConcurrency: r.Int(KeyMaxConcurrency, DefaultMaxConcurrency, 1, maxMaxConcurrency),
+		project:        r.String(KeyProject, ""),
+	}
+	bucket, prefix := r.Required(KeyBucket), r.String(KeyPrefix, "")
+	endpoint, credentials := r.String(KeyEndpoint, ""), r.String(KeyCredentialsFile, "")
+	if err := r.Err(); err != nil {
+		return nil, err
 	}
 	var err error
-	if c.bucket, err = parseBucket(m[KeyBucket]); err != nil {
+	if c.bucket, err = parseBucket(bucket); err != nil {
 		return nil, err
 	}
-	if c.prefix, err = parseObjectPrefix(m[KeyPrefix]); err != nil {
+	if c.prefix, err = parseObjectPrefix(prefix); err != nil {
 		return nil, err
 	}
-	c.project = strings.TrimSpace(m[KeyProject])
-	if p := m[KeyProject]; p != "" && (c.project != p || strings.ContainsAny(p, " /\t\r\n")) {
-		return nil, fieldErr(KeyProject, "%q is not a project ID", p)
+	if p := c.project; p != strings.TrimSpace(p) || strings.ContainsAny(p, " /\t\r\n") {
+		return nil, sdk.ConfigError(KeyProject, "%q is not a project ID", p)
 	}
-	if v, ok := m[KeyTimeout]; ok {
-		d, err := time.ParseDuration(v)
-		if err != nil || d <= 0 || d > maxTimeout {
-			return nil, fieldErr(KeyTimeout, "%q is not a duration between 0 and %v (e.g. \"30s\")", v, maxTimeout)
-		}
-		c.timeout = d
-	}
-	if v, ok := m[KeyMaxRetries]; ok {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 0 || n > maxMaxRetries {
-			return nil, fieldErr(KeyMaxRetries, "%q is not an integer between 0 and %d", v, maxMaxRetries)
-		}
-		c.maxRetries = n
-	}
-	if v, ok := m[KeyMaxConcurrency]; ok {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > maxMaxConcurrency {
-			return nil, fieldErr(KeyMaxConcurrency, "%q is not an integer between 1 and %d", v, maxMaxConcurrency)
-		}
-		c.maxConcurrency = n
-	}
-	if v, ok := m[KeyEndpoint]; ok {
-		if c.endpoint, c.plaintext, err = parseEndpoint(KeyEndpoint, v); err != nil {
+	if endpoint != "" {
+		if c.endpoint, c.plaintext, err = parseEndpoint(KeyEndpoint, endpoint); err != nil {
 			return nil, err
 		}
 		c.endpointShown = c.endpoint
@@ -156,21 +124,18 @@ func parseConfig(m map[string]string) (*config, error) {
 	} else {
 		c.endpointShown = "https://storage.googleapis.com/storage/v1/"
 	}
-	if v, ok := m[KeyCredentialsFile]; ok {
-		if v == "" {
-			return nil, fieldErr(KeyCredentialsFile, "empty path (omit the field to use application default credentials)")
-		}
+	if credentials != "" {
 		if c.emulatorEnv {
-			return nil, fieldErr(KeyCredentialsFile, "cannot be used while %s is set (the emulator takes no credentials)", emulatorEnv)
+			return nil, sdk.ConfigError(KeyCredentialsFile, "cannot be used while %s is set (the emulator takes no credentials)", emulatorEnv)
 		}
 		if c.plaintext {
-			return nil, fieldErr(KeyCredentialsFile, "cannot be used with the http endpoint %s: credentials are never sent in plaintext", c.endpoint)
+			return nil, sdk.ConfigError(KeyCredentialsFile, "cannot be used with the http endpoint %s: credentials are never sent in plaintext", c.endpoint)
 		}
-		t, err := credentialsType(v)
+		t, err := credentialsType(credentials)
 		if err != nil {
 			return nil, err
 		}
-		c.credentialsFile, c.credentialsType = v, t
+		c.credentialsFile, c.credentialsType = credentials, t
 	}
 	return c, nil
 }
@@ -179,26 +144,23 @@ func parseConfig(m map[string]string) (*config, error) {
 // characters, or up to 222 with dots; lower-case letters, digits, '-', '_',
 // '.'; starting and ending with a letter or digit).
 func parseBucket(b string) (string, error) {
-	if b == "" {
-		return "", fieldErr(KeyBucket, "required")
-	}
 	if len(b) < 3 || len(b) > 222 {
-		return "", fieldErr(KeyBucket, "bucket name %q must be 3 to 222 characters", b)
+		return "", sdk.ConfigError(KeyBucket, "bucket name %q must be 3 to 222 characters", b)
 	}
 	for i := 0; i < len(b); i++ {
 		c := b[i]
 		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
-			return "", fieldErr(KeyBucket, "bucket name %q has the character %q (allowed: a-z 0-9 - _ .)", b, c)
+			return "", sdk.ConfigError(KeyBucket, "bucket name %q has the character %q (allowed: a-z 0-9 - _ .)", b, c)
 		}
 	}
 	first, last := b[0], b[len(b)-1]
 	alnum := func(c byte) bool { return c >= 'a' && c <= 'z' || c >= '0' && c <= '9' }
 	if !alnum(first) || !alnum(last) {
-		return "", fieldErr(KeyBucket, "bucket name %q must start and end with a letter or digit", b)
+		return "", sdk.ConfigError(KeyBucket, "bucket name %q must start and end with a letter or digit", b)
 	}
 	for _, part := range strings.Split(b, ".") {
 		if len(part) == 0 || len(part) > 63 {
-			return "", fieldErr(KeyBucket, "bucket name %q has a dot-separated part that is empty or longer than 63 characters", b)
+			return "", sdk.ConfigError(KeyBucket, "bucket name %q has a dot-separated part that is empty or longer than 63 characters", b)
 		}
 	}
 	return b, nil
@@ -213,20 +175,20 @@ func parseObjectPrefix(p string) (string, error) {
 		return "", nil
 	}
 	if len(p) > 512 {
-		return "", fieldErr(KeyPrefix, "%d bytes, more than 512", len(p))
+		return "", sdk.ConfigError(KeyPrefix, "%d bytes, more than 512", len(p))
 	}
 	if !utf8.ValidString(p) {
-		return "", fieldErr(KeyPrefix, "%q is not valid UTF-8", p)
+		return "", sdk.ConfigError(KeyPrefix, "%q is not valid UTF-8", p)
 	}
 	for _, r := range p {
 		if r < 0x20 || r == 0x7f || r == '#' || r == '[' || r == ']' || r == '*' || r == '?' {
-			return "", fieldErr(KeyPrefix, "%q has the character %q", p, r)
+			return "", sdk.ConfigError(KeyPrefix, "%q has the character %q", p, r)
 		}
 	}
 	trimmed := strings.TrimSuffix(p, "/")
 	for _, seg := range strings.Split(trimmed, "/") {
 		if seg == "" || seg == "." || seg == ".." {
-			return "", fieldErr(KeyPrefix, "%q has an empty, \".\" or \"..\" segment (leading, trailing-doubled or doubled '/')", p)
+			return "", sdk.ConfigError(KeyPrefix, "%q has an empty, \".\" or \"..\" segment (leading, trailing-doubled or doubled '/')", p)
 		}
 	}
 	return trimmed + "/", nil
@@ -235,33 +197,30 @@ func parseObjectPrefix(p string) (string, error) {
 // parseEndpoint turns "host:port", "http://host:port" or a full URL into the
 // JSON API endpoint the client library expects ("scheme://host/storage/v1/").
 func parseEndpoint(field, v string) (endpoint string, plaintext bool, err error) {
-	if v == "" {
-		return "", false, fieldErr(field, "empty endpoint (omit the field for the default)")
-	}
 	raw := v
 	if !strings.Contains(raw, "://") {
 		raw = "http://" + raw
 	}
 	u, err := url.Parse(raw)
 	if err != nil || u.Host == "" {
-		return "", false, fieldErr(field, "%q is not a URL or host:port", v)
+		return "", false, sdk.ConfigError(field, "%q is not a URL or host:port", v)
 	}
 	if u.User != nil {
-		return "", false, fieldErr(field, "the endpoint must not carry user information")
+		return "", false, sdk.ConfigError(field, "the endpoint must not carry user information")
 	}
 	if u.RawQuery != "" || u.Fragment != "" {
-		return "", false, fieldErr(field, "%q must not have a query or fragment", v)
+		return "", false, sdk.ConfigError(field, "%q must not have a query or fragment", v)
 	}
 	switch u.Scheme {
 	case "http":
 		plaintext = true
 	case "https":
 	default:
-		return "", false, fieldErr(field, "%q: scheme must be http or https", v)
+		return "", false, sdk.ConfigError(field, "%q: scheme must be http or https", v)
 	}
 	if _, port, err := net.SplitHostPort(u.Host); err == nil {
 		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
-			return "", false, fieldErr(field, "%q has an invalid port", v)
+			return "", false, sdk.ConfigError(field, "%q has an invalid port", v)
 		}
 	}
 	path := strings.TrimSuffix(u.Path, "/")
@@ -280,7 +239,7 @@ func credentialsType(path string) (option.CredentialsType, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		// The *PathError names the path and the reason, not the content.
-		return "", fieldErr(KeyCredentialsFile, "cannot read the credentials file: %v", err)
+		return "", sdk.ConfigError(KeyCredentialsFile, "cannot read the credentials file: %v", err)
 	}
 	defer clear(b)
 	var head struct {
@@ -288,7 +247,7 @@ func credentialsType(path string) (option.CredentialsType, error) {
 	}
 	if err := json.Unmarshal(b, &head); err != nil {
 		// json errors quote no content beyond a character; say only where.
-		return "", fieldErr(KeyCredentialsFile, "file %q is not a JSON credentials file", path)
+		return "", sdk.ConfigError(KeyCredentialsFile, "file %q is not a JSON credentials file", path)
 	}
 	switch head.Type {
 	case "service_account":
@@ -300,8 +259,8 @@ func credentialsType(path string) (option.CredentialsType, error) {
 	case "external_account":
 		return option.ExternalAccount, nil
 	case "":
-		return "", fieldErr(KeyCredentialsFile, "file %q has no \"type\" field", path)
+		return "", sdk.ConfigError(KeyCredentialsFile, "file %q has no \"type\" field", path)
 	default:
-		return "", fieldErr(KeyCredentialsFile, "file %q has the unsupported credentials type %.40q (supported: service_account, authorized_user, impersonated_service_account, external_account)", path, head.Type)
+		return "", sdk.ConfigError(KeyCredentialsFile, "file %q has the unsupported credentials type %.40q (supported: service_account, authorized_user, impersonated_service_account, external_account)", path, head.Type)
 	}
 }

@@ -3,12 +3,10 @@ package gcs
 import (
 	"context"
 	"sort"
-	"sync"
 	"testing"
 
 	"github.com/ALRubinger/aileron-store/conformance"
 	"github.com/ALRubinger/aileron-store/internal/testenv"
-	"github.com/ALRubinger/aileron-store/sdk"
 )
 
 // conformanceGaps maps the conformance checks that fake-gcs-server cannot
@@ -22,6 +20,12 @@ func conformanceGaps(t *testing.T) map[string]string {
 		var checks []string
 		switch g.name {
 		case "delete ifGenerationMatch":
+			// The test buckets have no versioning, so Delete IfVersion
+			// also names the generation, which the emulator enforces
+			// (TestDeleteNamesGenerationByVersioning): no check depends on
+			// this precondition alone.
+			continue
+		case "delete generation":
 			// These checks assert that a Delete with a stale version fails
 			// with ErrConflict and keeps the key.
 			checks = []string{"cas/stale-version", "cas/identical-rewrite", "cas/recreate-new-version"}
@@ -58,36 +62,13 @@ func TestConformance(t *testing.T) {
 	srv := testenv.GCS(t)
 	gaps := conformanceGaps(t)
 	gaps["crash/kill-during-writes"] = "in-process store: there is no process to kill (TestConformancePlugin runs this check against the plugin process)"
-	var mu sync.Mutex
-	configs := map[sdk.Store]map[string]string{}
-	open := func(ctx context.Context, cfg map[string]string) (sdk.Store, error) {
-		s, err := New(ctx, cfg)
-		if err != nil {
-			return nil, err
-		}
-		mu.Lock()
-		configs[s] = cfg
-		mu.Unlock()
-		return s, nil
-	}
-	config := func(s sdk.Store) map[string]string {
-		mu.Lock()
-		defer mu.Unlock()
-		return configs[s]
-	}
-	conformance.Run(t, conformance.Harness{
-		New: func(ctx context.Context) (sdk.Store, error) {
-			return open(ctx, map[string]string{KeyBucket: srv.NewBucket(t), KeyEndpoint: srv.Endpoint})
-		},
-		Reopen: func(ctx context.Context, s sdk.Store) (sdk.Store, error) {
-			s.Close()
-			return open(ctx, config(s))
-		},
-		Attach: func(ctx context.Context, s sdk.Store) (sdk.Store, error) {
-			return open(ctx, config(s))
+	conformance.Run(t, conformance.NewFactoryHarness(conformance.FactoryOptions{
+		Factory: New,
+		Fresh: func(context.Context) (map[string]string, error) {
+			return map[string]string{KeyBucket: srv.NewBucket(t), KeyEndpoint: srv.Endpoint}, nil
 		},
 		Gaps: gaps,
-	})
+	}))
 }
 
 // TestConformancePlugin runs the shared conformance suite against the

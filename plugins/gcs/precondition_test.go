@@ -3,6 +3,7 @@ package gcs
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -90,6 +91,9 @@ func TestPreconditionsOnTheWire(t *testing.T) {
 	if r.Query.Get("ifGenerationMatch") != string(v1) {
 		t.Fatalf("Delete IfVersion(%s) sent ifGenerationMatch=%q", v1, r.Query.Get("ifGenerationMatch"))
 	}
+	if r.Query.Get("generation") != string(v1) {
+		t.Fatalf("Delete IfVersion(%s) on a bucket without versioning sent generation=%q, want the version's generation", v1, r.Query.Get("generation"))
+	}
 	if delete412.Load() != 1 {
 		t.Fatal("the enforcing proxy did not answer 412")
 	}
@@ -127,6 +131,65 @@ func TestPreconditionsOnTheWire(t *testing.T) {
 	mustPut(t, s, "here", "x", sdk.None) // unconditional: not intercepted
 	err = s.Delete(ctx, "here", sdk.IfVersion("1"))
 	wantKind(t, err, sdk.ErrConflict, "Delete IfVersion on an existing key answered 412")
+}
+
+// On a bucket without versioning Delete IfVersion names the generation, so
+// the emulator, which ignores ifGenerationMatch on delete, enforces it
+// exactly; on a versioned bucket (where naming a generation would delete a
+// version for good) it sends the precondition alone.
+func TestDeleteNamesGenerationByVersioning(t *testing.T) {
+	ctx := context.Background()
+	srv := testenv.GCS(t)
+	for _, tc := range []struct {
+		name      string
+		bucket    string
+		wantMode  delMode
+		wantParam bool
+	}{
+		{"unversioned", srv.NewBucket(t), delGeneration, true},
+		{"versioned", srv.NewVersionedBucket(t), delPrecondition, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := newProxy(t, srv.Endpoint)
+			s := openStore(t, map[string]string{KeyBucket: tc.bucket, KeyEndpoint: p.URL, KeyTimeout: "20s"})
+			if s.delMode != tc.wantMode {
+				t.Fatalf("delete mode %v, want %v", s.delMode, tc.wantMode)
+			}
+			v1 := mustPut(t, s, "k", "one", sdk.None)
+			v2 := mustPut(t, s, "k", "two", sdk.None)
+			p.reset()
+			err := s.Delete(ctx, "k", sdk.IfVersion(v1))
+			var del []recordedRequest
+			for _, r := range p.recorded() {
+				if r.Method == http.MethodDelete {
+					del = append(del, r)
+				}
+			}
+			if len(del) != 1 {
+				t.Fatalf("%d DELETE requests, want 1: %+v", len(del), p.recorded())
+			}
+			if got := del[0].Query.Get("ifGenerationMatch"); got != string(v1) {
+				t.Fatalf("ifGenerationMatch=%q, want %s", got, v1)
+			}
+			if got := del[0].Query.Has("generation"); got != tc.wantParam {
+				t.Fatalf("generation sent: %v (%q), want %v", got, del[0].Query.Get("generation"), tc.wantParam)
+			}
+			if tc.wantParam {
+				// Enforced by the emulator itself: the stale delete
+				// conflicts and the value stays.
+				wantKind(t, err, sdk.ErrConflict, "Delete IfVersion with a stale version")
+				mustGet(t, s, "k", "two", v2)
+				if err := s.Delete(ctx, "k", sdk.IfVersion(v2)); err != nil {
+					t.Fatalf("Delete IfVersion with the live version: %v", err)
+				}
+				if _, _, err := s.Get(ctx, "k"); !errors.Is(err, sdk.ErrNotFound) {
+					t.Fatalf("Get after the delete: %v, want not found", err)
+				}
+				err = s.Delete(ctx, "k", sdk.IfVersion(v2))
+				wantKind(t, err, sdk.ErrNotFound, "Delete IfVersion of a deleted key")
+			}
+		})
+	}
 }
 
 // liveGeneration asks the emulator directly for the generation of the
@@ -360,6 +423,22 @@ func probe(srv testenv.GCSServer, bucket string) ([]emulatorGap, error) {
 	if code != http.StatusPreconditionFailed || !still {
 		out = append(out, emulatorGap{"delete ifGenerationMatch", fmt.Sprintf("fake-gcs-server v1.56.1 ignores ifGenerationMatch on DELETE (objects.delete reads only 'generation'): a delete with a stale generation answers HTTP %d and the object is %s; real GCS answers 412 and keeps it", code, map[bool]string{true: "kept", false: "deleted"}[still])})
 	}
+	// 4b. delete naming a generation that is not live (what the plugin
+	// sends on a bucket without versioning).
+	code, g2, err := upload("p2", "")
+	if err != nil || code != 200 {
+		return nil, fmt.Errorf("seed upload: %d %v", code, err)
+	}
+	code, err = del("p2", "generation="+strconv.FormatInt(g2+1, 10))
+	if err != nil {
+		return nil, err
+	}
+	if still, err = exists("p2"); err != nil {
+		return nil, err
+	}
+	if code != http.StatusNotFound || !still {
+		out = append(out, emulatorGap{"delete generation", fmt.Sprintf("a delete naming a generation that is not live answers HTTP %d and the object is %s; GCS answers 404 and keeps it", code, map[bool]string{true: "kept", false: "deleted"}[still])})
+	}
 	// 5. unique generations: GCS never gives two writes of an object the
 	// same generation; the emulator derives it from the clock in
 	// microseconds. Write one object concurrently and look for a repeat.
@@ -393,13 +472,15 @@ func probe(srv testenv.GCSServer, bucket string) ([]emulatorGap, error) {
 func must(code int, _ int64, err error) (int, error) { return code, err }
 
 // TestEmulatorGaps reports what fake-gcs-server does not enforce. The
-// write preconditions must be enforced (the CAS tests rely on them); the
-// delete precondition is a known gap, covered by TestPreconditionsOnTheWire.
+// write preconditions and a delete naming a generation must be enforced (the
+// CAS tests rely on them); the delete precondition alone is a known gap,
+// covered by TestPreconditionsOnTheWire and, on buckets without versioning,
+// made exact by naming the generation.
 func TestEmulatorGaps(t *testing.T) {
 	gaps := probeEmulatorGaps(t)
 	for _, g := range gaps {
 		t.Logf("KNOWN EMULATOR GAP: %s: %s", g.name, g.reason)
-		if strings.HasPrefix(g.name, "upload") {
+		if strings.HasPrefix(g.name, "upload") || g.name == "delete generation" {
 			t.Errorf("the emulator does not enforce a write precondition: %s: %s", g.name, g.reason)
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ALRubinger/aileron-store/internal/pluginproc"
 	"github.com/ALRubinger/aileron-store/internal/testenv"
 	"github.com/ALRubinger/aileron-store/sdk"
 	"github.com/hashicorp/go-hclog"
@@ -134,7 +135,7 @@ func TestAcrossProcessBoundary(t *testing.T) {
 
 	// A killed plugin is restarted by the next call, which finds the schema
 	// in place.
-	if err := c.Kill(); err != nil {
+	if err := pluginproc.Kill(c); err != nil {
 		t.Fatal(err)
 	}
 	var got []byte

@@ -3,7 +3,6 @@ package postgres
 import (
 	"fmt"
 	"regexp"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -49,10 +48,7 @@ const maxIdentLen = 48
 
 var identRE = regexp.MustCompile(`^[a-z_][a-z0-9_]*$`)
 
-var knownFields = map[string]bool{
-	FieldDSN: true, FieldSchema: true, FieldTable: true,
-	FieldMaxConns: true, FieldStatementTimeout: true, FieldConnectTimeout: true,
-}
+var fields = []string{FieldDSN, FieldSchema, FieldTable, FieldMaxConns, FieldStatementTimeout, FieldConnectTimeout}
 
 // config is a validated configuration.
 type config struct {
@@ -61,71 +57,42 @@ type config struct {
 	table  string
 }
 
-func fieldErr(field, format string, args ...any) error {
-	return sdk.Errorf(sdk.ErrInvalidArgument, "config field %q: %s", field, fmt.Sprintf(format, args...))
-}
-
 // parseConfig validates the configuration map. Its errors name the field at
 // fault and never contain the DSN, which may hold a password.
 func parseConfig(m map[string]string) (*config, error) {
-	var unknown []string
-	for k := range m {
-		if !knownFields[k] {
-			unknown = append(unknown, k)
-		}
+	r := sdk.ReadConfig(m, fields...)
+	dsn := r.Required(FieldDSN)
+	c := &config{schema: r.String(FieldSchema, DefaultSchema), table: r.String(FieldTable, DefaultTable)}
+	maxConns := r.Int(FieldMaxConns, 0, 1, 1000)
+	statementTimeout := r.Duration(FieldStatementTimeout, 0, time.Millisecond, 0)
+	connectTimeout := r.Duration(FieldConnectTimeout, 0, time.Millisecond, 0)
+	if err := r.Err(); err != nil {
+		return nil, err
 	}
-	if len(unknown) > 0 {
-		sort.Strings(unknown)
-		return nil, fieldErr(unknown[0], "unknown field (known: dsn, schema, table, max_conns, statement_timeout, connect_timeout)")
-	}
-
-	dsn := m[FieldDSN]
 	if strings.TrimSpace(dsn) == "" {
-		return nil, fieldErr(FieldDSN, "required")
+		return nil, sdk.ConfigError(FieldDSN, "required")
 	}
 	pc, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
 		// pgx's message quotes the connection string with a best-effort
 		// redaction; a malformed string can defeat it, so say nothing of
 		// the value.
-		return nil, fieldErr(FieldDSN, "not a valid PostgreSQL connection string or URL (value not shown: it may hold a password)")
+		return nil, sdk.ConfigError(FieldDSN, "not a valid PostgreSQL connection string or URL (value not shown: it may hold a password)")
 	}
-	c := &config{pool: pc, schema: DefaultSchema, table: DefaultTable}
-
-	for _, f := range []struct {
-		name string
-		dst  *string
-	}{{FieldSchema, &c.schema}, {FieldTable, &c.table}} {
-		v, ok := m[f.name]
-		if !ok {
-			continue
+	c.pool = pc
+	for _, f := range [][2]string{{FieldSchema, c.schema}, {FieldTable, c.table}} {
+		if err := validIdent(f[1]); err != nil {
+			return nil, sdk.ConfigError(f[0], "%q %s", f[1], err)
 		}
-		if err := validIdent(v); err != nil {
-			return nil, fieldErr(f.name, "%q %s", v, err)
-		}
-		*f.dst = v
 	}
-
-	if v, ok := m[FieldMaxConns]; ok {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 1000 {
-			return nil, fieldErr(FieldMaxConns, "%q is not an integer in 1..1000", v)
-		}
-		pc.MaxConns = int32(n)
+	if maxConns > 0 {
+		pc.MaxConns = int32(maxConns)
 	}
-	if v, ok := m[FieldStatementTimeout]; ok {
-		d, err := time.ParseDuration(v)
-		if err != nil || d < time.Millisecond {
-			return nil, fieldErr(FieldStatementTimeout, "%q is not a duration of at least 1ms (e.g. \"30s\")", v)
-		}
-		pc.ConnConfig.RuntimeParams["statement_timeout"] = strconv.FormatInt(int64((d+time.Millisecond-1)/time.Millisecond), 10)
+	if statementTimeout > 0 {
+		pc.ConnConfig.RuntimeParams["statement_timeout"] = strconv.FormatInt(int64((statementTimeout+time.Millisecond-1)/time.Millisecond), 10)
 	}
-	if v, ok := m[FieldConnectTimeout]; ok {
-		d, err := time.ParseDuration(v)
-		if err != nil || d < time.Millisecond {
-			return nil, fieldErr(FieldConnectTimeout, "%q is not a duration of at least 1ms (e.g. \"10s\")", v)
-		}
-		pc.ConnConfig.ConnectTimeout = d
+	if connectTimeout > 0 {
+		pc.ConnConfig.ConnectTimeout = connectTimeout
 	} else if pc.ConnConfig.ConnectTimeout == 0 {
 		pc.ConnConfig.ConnectTimeout = DefaultConnectTimeout
 	}
@@ -137,8 +104,6 @@ func parseConfig(m map[string]string) (*config, error) {
 
 func validIdent(v string) error {
 	switch {
-	case v == "":
-		return fmt.Errorf("is empty")
 	case len(v) > maxIdentLen:
 		return fmt.Errorf("is %d bytes, more than %d", len(v), maxIdentLen)
 	case !identRE.MatchString(v):

@@ -26,13 +26,11 @@ func TestConfigRejects(t *testing.T) {
 		{"unparsable kv dsn", map[string]string{"dsn": "host=db password=hunter2-secret sslmode=bogus"}, "dsn", "not a valid"},
 		{"unknown field", map[string]string{"dsn": testDSN, "tabel": "x"}, "tabel", "unknown field"},
 		{"unknown field even without dsn", map[string]string{"password": "hunter2-secret"}, "password", "unknown field"},
-		{"empty schema", map[string]string{"dsn": testDSN, "schema": ""}, "schema", "empty"},
 		{"upper-case schema", map[string]string{"dsn": testDSN, "schema": "Store"}, "schema", "lower-case"},
 		{"quote in schema", map[string]string{"dsn": testDSN, "schema": `a"b`}, "schema", "lower-case"},
 		{"digit-first schema", map[string]string{"dsn": testDSN, "schema": "1abc"}, "schema", "lower-case"},
 		{"pg_ schema", map[string]string{"dsn": testDSN, "schema": "pg_store"}, "schema", "reserves"},
 		{"long schema", map[string]string{"dsn": testDSN, "schema": long}, "schema", "more than"},
-		{"empty table", map[string]string{"dsn": testDSN, "table": ""}, "table", "empty"},
 		{"dotted table", map[string]string{"dsn": testDSN, "table": "a.b"}, "table", "lower-case"},
 		{"space table", map[string]string{"dsn": testDSN, "table": "a b"}, "table", "lower-case"},
 		{"long table", map[string]string{"dsn": testDSN, "table": long}, "table", "more than"},
@@ -73,7 +71,8 @@ func TestConfigRejects(t *testing.T) {
 }
 
 func TestConfigAccepts(t *testing.T) {
-	c, err := parseConfig(map[string]string{"dsn": testDSN})
+	// An empty field is an absent one (sdk.ConfigReader): its default.
+	c, err := parseConfig(map[string]string{"dsn": testDSN, "schema": "", "table": ""})
 	if err != nil {
 		t.Fatal(err)
 	}

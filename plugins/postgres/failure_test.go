@@ -133,7 +133,7 @@ func TestReadOnlyDatabase(t *testing.T) {
 	// New needs no write when the schema is current.
 	s = db.open(t, nil)
 	wantValue(t, s, "k", []byte("v"), v1)
-	if p, err := s.List(ctxT(t), sdk.ListOptions{WithValues: true}); err != nil || len(p.Entries) != 1 {
+	if p, err := sdk.Checked(s).List(ctxT(t), sdk.ListOptions{WithValues: true}); err != nil || len(p.Entries) != 1 {
 		t.Fatalf("List on a read-only database: %+v %v", p, err)
 	}
 	_, err := s.Put(ctxT(t), "k", []byte("w"), sdk.None)

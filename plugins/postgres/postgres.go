@@ -117,9 +117,6 @@ func retry(ctx context.Context, fn func() error) error {
 
 // Get implements sdk.Store.
 func (s *Store) Get(ctx context.Context, key string) ([]byte, sdk.Version, error) {
-	if err := sdk.ValidateKey(key); err != nil {
-		return nil, "", err
-	}
 	var value []byte
 	var version int64
 	err := retry(ctx, func() error {
@@ -139,15 +136,6 @@ func (s *Store) Get(ctx context.Context, key string) ([]byte, sdk.Version, error
 
 // Put implements sdk.Store.
 func (s *Store) Put(ctx context.Context, key string, value []byte, cond sdk.Cond) (sdk.Version, error) {
-	if err := sdk.ValidateKey(key); err != nil {
-		return "", err
-	}
-	if err := sdk.ValidateValue(key, value, sdk.MaxValueSize); err != nil {
-		return "", err
-	}
-	if err := sdk.ValidateCond(key, cond, false); err != nil {
-		return "", err
-	}
 	if value == nil {
 		value = []byte{} // pgx sends a nil slice as NULL
 	}
@@ -184,12 +172,6 @@ func (s *Store) Put(ctx context.Context, key string, value []byte, cond sdk.Cond
 // Delete implements sdk.Store. Deleting a missing key without a condition
 // returns nil.
 func (s *Store) Delete(ctx context.Context, key string, cond sdk.Cond) error {
-	if err := sdk.ValidateKey(key); err != nil {
-		return err
-	}
-	if err := sdk.ValidateCond(key, cond, true); err != nil {
-		return err
-	}
 	if cond.Mode() == sdk.CondNone {
 		err := retry(ctx, func() error { _, err := s.pool.Exec(ctx, s.qDelete, key); return err })
 		return s.classify(ctx, fmt.Sprintf("delete key %q", key), err)
@@ -231,10 +213,6 @@ func (s *Store) condFailed(ctx context.Context, op, key string, cond sdk.Cond) e
 // key < successor(prefix)), not LIKE, so '_' and '%' are plain bytes and the
 // primary key index serves it.
 func (s *Store) List(ctx context.Context, opts sdk.ListOptions) (sdk.Page, error) {
-	opts, err := sdk.ValidateListOptions(opts)
-	if err != nil {
-		return sdk.Page{}, err
-	}
 	cols := "key, version"
 	if opts.WithValues {
 		cols += ", value"
@@ -258,7 +236,7 @@ func (s *Store) List(ctx context.Context, opts sdk.ListOptions) (sdk.Page, error
 	q += " ORDER BY key LIMIT $3"
 
 	var page sdk.Page
-	err = retry(ctx, func() error {
+	err := retry(ctx, func() error {
 		page = sdk.Page{}
 		rows, err := s.pool.Query(ctx, q, args...)
 		if err != nil {
@@ -320,14 +298,14 @@ func successor(p string) (string, bool) {
 func lowerBound(startAfter string) (after string, inclusive, none bool) {
 	for i := 0; i < len(startAfter); i++ {
 		c := startAfter[i]
-		if c == '/' || keyChar(c) {
+		if c == '/' || sdk.KeyByte(c) {
 			continue
 		}
 		// Keys cannot hold c, so a key above startAfter either agrees on the
 		// first i bytes and continues with a key byte above c, or is above
 		// those i bytes altogether.
 		for v := int(c) + 1; v < 0x80; v++ {
-			if v == '/' || keyChar(byte(v)) {
+			if v == '/' || sdk.KeyByte(byte(v)) {
 				return startAfter[:i] + string(rune(v)), true, false
 			}
 		}
@@ -335,10 +313,6 @@ func lowerBound(startAfter string) (after string, inclusive, none bool) {
 		return up, true, !ok
 	}
 	return startAfter, false, false
-}
-
-func keyChar(c byte) bool {
-	return c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.'
 }
 
 func formatVersion(v int64) sdk.Version { return sdk.Version(strconv.FormatInt(v, 10)) }

@@ -3,21 +3,20 @@ package s3
 import (
 	"context"
 	"fmt"
-	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/ALRubinger/aileron-store/conformance"
 	"github.com/ALRubinger/aileron-store/internal/testenv"
-	"github.com/ALRubinger/aileron-store/sdk"
 )
 
 // freshPrefixes returns a function that gives each call the configuration of
-// a fresh, empty store: one bucket of the shared versitygw per test, a new
-// key prefix per store, so every check also runs beside the earlier checks'
-// data under other prefixes.
-func freshPrefixes(t *testing.T, kv ...string) func() map[string]string {
-	srv := testenv.S3(t)
+// a fresh, empty store: one bucket of the shared server of that kind per
+// test, a new key prefix per store, so every check also runs beside the
+// earlier checks' data under other prefixes.
+func freshPrefixes(t *testing.T, kind testenv.S3Kind, kv ...string) func() map[string]string {
+	srv := testenv.S3Of(t, kind)
 	bucket := srv.NewBucket(t)
 	var n atomic.Int64
 	return func() map[string]string {
@@ -35,55 +34,44 @@ func freshPrefixes(t *testing.T, kv ...string) func() map[string]string {
 // no process to kill in process: the crash check runs in
 // TestConformancePlugin, and is declared a gap here rather than skipped.
 func inProcessHarness(t *testing.T, fresh func() map[string]string) conformance.Harness {
-	var mu sync.Mutex
-	cfgs := map[sdk.Store]map[string]string{}
-	open := func(ctx context.Context, cfg map[string]string) (sdk.Store, error) {
-		s, err := New(ctx, cfg)
-		if err != nil {
-			return nil, err
-		}
-		mu.Lock()
-		cfgs[s] = cfg
-		mu.Unlock()
-		return s, nil
-	}
-	cfgOf := func(s sdk.Store) map[string]string {
-		mu.Lock()
-		defer mu.Unlock()
-		return cfgs[s]
-	}
-	return conformance.Harness{
-		New: func(ctx context.Context) (sdk.Store, error) { return open(ctx, fresh()) },
-		Reopen: func(ctx context.Context, s sdk.Store) (sdk.Store, error) {
-			s.Close()
-			return open(ctx, cfgOf(s))
-		},
-		Attach: func(ctx context.Context, s sdk.Store) (sdk.Store, error) { return open(ctx, cfgOf(s)) },
+	return conformance.NewFactoryHarness(conformance.FactoryOptions{
+		Factory: New,
+		Fresh:   func(context.Context) (map[string]string, error) { return fresh(), nil },
 		Gaps: map[string]string{
 			"crash/kill-during-writes": "in process there is no plugin process to SIGKILL; the plugin-boundary run of the suite (TestConformancePlugin) runs this check",
 		},
+	})
+}
+
+// TestConformance runs the shared suite against the store in process on
+// versitygw in both metadata modes, in the conditional-delete mode versitygw
+// probes to (tombstone, then delete with If-Match).
+func TestConformance(t *testing.T) {
+	for _, kind := range []testenv.S3Kind{testenv.Versitygw, testenv.VersitygwSidecar} {
+		t.Run(string(kind), func(t *testing.T) {
+			conformance.Run(t, inProcessHarness(t, freshPrefixes(t, kind)))
+		})
 	}
 }
 
-// TestConformance runs the shared suite against the store in process, in
-// the conditional-delete mode versitygw probes to (tombstone, then delete
-// with If-Match).
-func TestConformance(t *testing.T) {
-	conformance.Run(t, inProcessHarness(t, freshPrefixes(t)))
-}
-
 // TestConformanceTombstone runs the suite in conditional_delete=tombstone
-// mode, the mode New picks on servers that ignore If-Match on DeleteObject
-// (MinIO), so that mode is checked here although MinIO is not.
+// mode, the mode New picks on servers that ignore If-Match on DeleteObject.
 func TestConformanceTombstone(t *testing.T) {
-	conformance.Run(t, inProcessHarness(t, freshPrefixes(t, "conditional_delete", "tombstone")))
+	conformance.Run(t, inProcessHarness(t, freshPrefixes(t, testenv.Versitygw, "conditional_delete", "tombstone")))
 }
 
-// TestConformancePlugin runs the suite across the process boundary: each
-// store is an aileron-store-s3 plugin process started with sdk.Open,
-// attached clients are further plugin processes, and the crash check
-// SIGKILLs the plugin with writes in flight.
+// TestConformancePlugin runs the suite across the process boundary against
+// every S3 server the test command provisions (versitygw in both metadata
+// modes, MinIO): each store is an aileron-store-s3 plugin process started
+// with sdk.Open, attached clients are further plugin processes, and the
+// crash check SIGKILLs the plugin with writes in flight.
 func TestConformancePlugin(t *testing.T) {
 	bin := testenv.Binary(t, pluginPkg)
-	conformance.Run(t, conformance.PluginHarness(t, bin, freshPrefixes(t)))
+	for _, kind := range testenv.S3Kinds {
+		t.Run(string(kind), func(t *testing.T) {
+			start := time.Now()
+			conformance.Run(t, conformance.PluginHarness(t, bin, freshPrefixes(t, kind)))
+			t.Logf("suite against %s across the plugin boundary: %v", kind, time.Since(start).Round(time.Millisecond))
+		})
+	}
 }

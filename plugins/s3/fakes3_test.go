@@ -30,6 +30,8 @@ type fakeS3 struct {
 	deleteMissing204    bool // DELETE If-Match on a missing object: 204 (versitygw) instead of 404 (AWS)
 	conflicts409        int  // answer this many PUTs with 409 ConditionalRequestConflict
 	status              int  // answer every request with this status (0: serve normally)
+	tornGets            int  // answer this many GETs of keys' objects with another body's ETag (versitygw --sidecar mid-overwrite)
+	noETagGets          int  // then answer this many GETs of keys' objects with no ETag
 
 	mu      sync.Mutex
 	objects map[string][]byte
@@ -95,7 +97,20 @@ func (f *fakeS3) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			s3Error(w, http.StatusNotFound, "NoSuchKey")
 			return
 		}
-		w.Header().Set("ETag", f.etag(cur))
+		etag := f.etag(cur)
+		if r.Method == http.MethodGet && !strings.Contains(key, probeName) {
+			switch {
+			case f.tornGets > 0:
+				f.tornGets--
+				etag = f.etag(append([]byte("another write "), cur...))
+			case f.noETagGets > 0:
+				f.noETagGets--
+				etag = ""
+			}
+		}
+		if etag != "" {
+			w.Header().Set("ETag", etag)
+		}
 		w.Header().Set("Content-Length", fmt.Sprint(len(cur)))
 		w.WriteHeader(http.StatusOK)
 		if r.Method == http.MethodGet {
@@ -267,5 +282,48 @@ func TestServerErrors(t *testing.T) {
 		if !errors.Is(err, kind) || !strings.Contains(err.Error(), `"k"`) {
 			t.Errorf("HTTP %d: err %v, want %v naming the key", status, err, kind)
 		}
+	}
+}
+
+// TestTornReads: a GET whose ETag is missing or is not the MD5 of the body
+// it came with (a server that publishes the ETag apart from the data, as
+// versitygw --sidecar does during an overwrite) is read again, and a server
+// that keeps answering so is reported as such, never returned.
+func TestTornReads(t *testing.T) {
+	ctx := context.Background()
+	cfg, f := startFake(t, &fakeS3{})
+	s, err := open(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if !s.md5ETags {
+		t.Fatal("the probe did not find the fake's ETags to be MD5s")
+	}
+	v, err := s.Put(ctx, "k", []byte("value"), sdk.None)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.mu.Lock()
+	f.tornGets, f.noETagGets = 3, 2
+	f.mu.Unlock()
+	b, got, err := s.Get(ctx, "k")
+	if err != nil || string(b) != "value" || got != v {
+		t.Fatalf("Get after 5 torn answers = %q, %q, %v; want %q, %q", b, got, err, "value", v)
+	}
+	f.mu.Lock()
+	f.tornGets = 1000
+	f.mu.Unlock()
+	_, _, err = s.Get(ctx, "k")
+	if !errors.Is(err, sdk.ErrUnavailable) || !strings.Contains(err.Error(), "not the MD5") || !strings.Contains(err.Error(), "atomically") {
+		t.Fatalf("Get against a server that always tears reads: %v, want ErrUnavailable naming the behaviour", err)
+	}
+	// A failed If-Match is classified by a verified read too: the torn
+	// answer would show the value still there ("another version").
+	f.mu.Lock()
+	f.tornGets = 2
+	f.mu.Unlock()
+	if err := s.Delete(ctx, "k", sdk.IfVersion("00000000000000000000000000000001")); !errors.Is(err, sdk.ErrConflict) {
+		t.Fatalf("Delete with a wrong version: %v, want ErrConflict", err)
 	}
 }

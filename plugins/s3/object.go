@@ -63,7 +63,7 @@ func (s *Store) listStartAfter(after string) string {
 	for i := 0; i < len(after); i++ {
 		c := after[i]
 		switch {
-		case c == '/' || keyChar(c):
+		case c == '/' || sdk.KeyByte(c):
 			continue
 		case c <= '!':
 			return s.objPrefix + after[:i] + nameSuffix
@@ -74,10 +74,6 @@ func (s *Store) listStartAfter(after string) string {
 		}
 	}
 	return s.objPrefix + after + nameSuffix
-}
-
-func keyChar(c byte) bool {
-	return c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.'
 }
 
 // Object bodies.

@@ -3,10 +3,12 @@ package s3
 import (
 	"bytes"
 	"context"
+	"crypto/md5"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -46,14 +48,18 @@ func (s *Store) probe(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
+	var etag string
 	putName := func(name string, ifMatch, ifNoneMatch *string) error {
-		_, err := call(ctx, s, func(ctx context.Context) (*s3.PutObjectOutput, error) {
+		out, err := call(ctx, s, func(ctx context.Context) (*s3.PutObjectOutput, error) {
 			return s.client.PutObject(ctx, &s3.PutObjectInput{
 				Bucket: aws.String(s.cfg.bucket), Key: aws.String(name),
 				Body: bytes.NewReader(body), ContentLength: aws.Int64(int64(len(body))),
 				IfMatch: ifMatch, IfNoneMatch: ifNoneMatch,
 			})
 		})
+		if err == nil {
+			etag = aws.ToString(out.ETag)
+		}
 		return err
 	}
 	put := func(ifMatch, ifNoneMatch *string) error { return putName(name, ifMatch, ifNoneMatch) }
@@ -81,6 +87,8 @@ func (s *Store) probe(ctx context.Context) (err error) {
 	if err := put(nil, aws.String("*")); err != nil {
 		return s.probeErr(ctx, "PutObject If-None-Match: *", name, err)
 	}
+	sum := md5.Sum(body)
+	s.md5ETags = strings.EqualFold(strings.Trim(etag, `"`), hex.EncodeToString(sum[:]))
 	defer func() {
 		// Remove the probe object even when ctx has ended.
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.timeout)

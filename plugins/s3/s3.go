@@ -3,8 +3,10 @@ package s3
 import (
 	"bytes"
 	"context"
+	"crypto/md5"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -31,6 +33,7 @@ type Store struct {
 	httpc     *awshttp.BuildableClient
 	objPrefix string  // cfg.prefix + "/", or ""
 	delMode   delMode // how Delete with IfVersion works (see Delete)
+	md5ETags  bool    // the server's ETags are the MD5 of the body (see tornRead)
 
 	mu     sync.Mutex
 	closed bool
@@ -63,7 +66,11 @@ func (m delMode) String() string {
 // ErrInvalidArgument naming "bucket", rejected credentials are
 // ErrPermissionDenied, an unreachable endpoint is ErrUnavailable naming it.
 func New(ctx context.Context, config map[string]string) (sdk.Store, error) {
-	return open(ctx, config)
+	s, err := open(ctx, config)
+	if err != nil {
+		return nil, err // not a nil *Store in a non-nil sdk.Store
+	}
+	return s, nil
 }
 
 func open(ctx context.Context, config map[string]string) (*Store, error) {
@@ -136,9 +143,34 @@ func (s *Store) where() string {
 	return "AWS S3 (" + s.cfg.region + ")"
 }
 
-// Capabilities implements sdk.CapabilityReporter.
+// Capabilities implements sdk.CapabilityReporter. Its Report says what New's
+// probe found about the server (see report).
 func (s *Store) Capabilities() sdk.Capabilities {
-	return sdk.Capabilities{MaxValueSize: sdk.MaxValueSize, NativeListValues: false}
+	return sdk.Capabilities{MaxValueSize: sdk.MaxValueSize, NativeListValues: false, Report: s.report()}
+}
+
+// report describes what the probe found and how the store works with it.
+func (s *Store) report() map[string]string {
+	r := map[string]string{}
+	switch s.delMode {
+	case delIfMatch:
+		r["conditional_delete"] = "delete-if-match: the server honours If-Match on DeleteObject and answers 404 or 412 for a missing object"
+	case delTombThenDelete:
+		r["conditional_delete"] = "tombstone-then-delete-if-match: the server honours If-Match on DeleteObject but answers 204 for a missing object, so a conditional Delete first replaces the object by a tombstone (PutObject If-Match), then deletes that"
+	case delTombstone:
+		if s.cfg.deleteMode == deleteTombstone {
+			r["conditional_delete"] = "tombstone (conditional_delete=tombstone): a conditional Delete replaces the object by a tombstone with PutObject If-Match"
+		} else {
+			r["conditional_delete"] = "tombstone: the server ignores If-Match on DeleteObject (it deleted the probe object with a wrong ETag), so a conditional Delete replaces the object by a tombstone with PutObject If-Match"
+		}
+	}
+	if s.md5ETags {
+		r["etag"] = "the MD5 of the body: every read is checked against it, and a torn read (an ETag published apart from its data, as versitygw --sidecar does during an overwrite) is read again"
+	} else {
+		r["etag"] = "not the MD5 of the body: reads are checked only for a missing ETag"
+	}
+	r["listing"] = "after a start-after name, one directory level at a time, so servers that walk directories (MinIO) list exactly"
+	return r
 }
 
 // Close implements sdk.Store.
@@ -173,9 +205,6 @@ func call[T any](ctx context.Context, s *Store, fn func(ctx context.Context) (T,
 
 // Get implements sdk.Store.
 func (s *Store) Get(ctx context.Context, key string) ([]byte, sdk.Version, error) {
-	if err := sdk.ValidateKey(key); err != nil {
-		return nil, "", err
-	}
 	if err := s.check(ctx); err != nil {
 		return nil, "", err
 	}
@@ -196,24 +225,36 @@ func (s *Store) get(ctx context.Context, key string) ([]byte, sdk.Version, objKi
 		body []byte
 		etag string
 	}
-	r, err := call(ctx, s, func(ctx context.Context) (result, error) {
-		out, err := s.client.GetObject(ctx, &s3.GetObjectInput{
-			Bucket: aws.String(s.cfg.bucket),
-			Key:    aws.String(s.objectName(key)),
+	var r result
+	for attempt := 1; ; attempt++ {
+		var err error
+		r, err = call(ctx, s, func(ctx context.Context) (result, error) {
+			out, err := s.client.GetObject(ctx, &s3.GetObjectInput{
+				Bucket: aws.String(s.cfg.bucket),
+				Key:    aws.String(s.objectName(key)),
+			})
+			if err != nil {
+				return result{}, err
+			}
+			defer out.Body.Close()
+			// Read one byte past the largest valid object to detect oversize.
+			b, err := io.ReadAll(io.LimitReader(out.Body, headerLen+sdk.MaxValueSize+1))
+			if err != nil {
+				return result{}, err
+			}
+			return result{b, aws.ToString(out.ETag)}, nil
 		})
 		if err != nil {
-			return result{}, err
+			return nil, "", 0, s.mapErr(ctx, "get", key, err)
 		}
-		defer out.Body.Close()
-		// Read one byte past the largest valid object to detect oversize.
-		b, err := io.ReadAll(io.LimitReader(out.Body, headerLen+sdk.MaxValueSize+1))
-		if err != nil {
-			return result{}, err
+		torn := s.tornRead(r.etag, r.body)
+		if torn == "" {
+			break
 		}
-		return result{b, aws.ToString(out.ETag)}, nil
-	})
-	if err != nil {
-		return nil, "", 0, s.mapErr(ctx, "get", key, err)
+		clear(r.body)
+		if err := s.tornWait(ctx, "get", key, torn, attempt); err != nil {
+			return nil, "", 0, err
+		}
 	}
 	kind, value := decode(r.body)
 	switch {
@@ -259,15 +300,6 @@ func ifMatch(v sdk.Version) (string, bool) {
 
 // Put implements sdk.Store.
 func (s *Store) Put(ctx context.Context, key string, value []byte, cond sdk.Cond) (sdk.Version, error) {
-	if err := sdk.ValidateKey(key); err != nil {
-		return "", err
-	}
-	if err := sdk.ValidateValue(key, value, sdk.MaxValueSize); err != nil {
-		return "", err
-	}
-	if err := sdk.ValidateCond(key, cond, false); err != nil {
-		return "", err
-	}
 	if err := s.check(ctx); err != nil {
 		return "", err
 	}
@@ -404,9 +436,57 @@ func (e *conflictRetryError) Error() string {
 }
 func (e *conflictRetryError) Unwrap() error { return e.err }
 
+// Torn reads. A server that stores an object's ETag apart from its data
+// can answer a read, during a concurrent overwrite, with no ETag or with
+// the ETag of one write and the body of another: versitygw with --sidecar
+// metadata stores the new ETag before it moves the new data into place, and
+// its early, unlocked If-Match check already sees it. Such a read is never
+// returned: when the probe found ETags to be the MD5 of the body (s.md5ETags),
+// every read checks that, and an empty ETag is always refused. The read is
+// repeated a few times (the overwrite ends within milliseconds); a server
+// that keeps answering so is reported as what it is.
+const maxTornReads = 8
+
+// tornRead returns why a read of body with etag is not consistent, or "".
+func (s *Store) tornRead(etag string, body []byte) string {
+	e := strings.Trim(etag, `"`)
+	if e == "" {
+		return "no ETag"
+	}
+	if s.md5ETags {
+		sum := md5.Sum(body)
+		if !strings.EqualFold(e, hex.EncodeToString(sum[:])) {
+			return "an ETag that is not the MD5 of the body it sent"
+		}
+	}
+	return ""
+}
+
+// tornWait waits before read attempt+1 after a torn read, or returns the
+// error that reports the server's behaviour after maxTornReads attempts.
+func (s *Store) tornWait(ctx context.Context, op, key, why string, attempt int) error {
+	if attempt >= maxTornReads {
+		return sdk.Errorf(sdk.ErrUnavailable, "s3 %s of key %q: %s answered object %q with %s %d times in a row: the server does not publish an object's ETag atomically with its data (versitygw with --sidecar metadata stores the ETag before the data while an object is overwritten); the key may be under heavy concurrent writes, retry", op, key, s.where(), s.objectName(key), why, attempt)
+	}
+	t := time.NewTimer(time.Duration(min(5<<attempt, 200)) * time.Millisecond)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return fmt.Errorf("s3 %s of key %q: %w", op, key, ctx.Err())
+	case <-t.C:
+		return nil
+	}
+}
+
 // head returns the ETag and kind of key's object. Value objects are at least
 // headerLen bytes; a tombstone-sized object is classified as a tombstone.
+// On a server with MD5 ETags it reads the object (see tornRead): a HEAD
+// cannot tell a torn answer (another write's ETag and size) from a true one.
 func (s *Store) head(ctx context.Context, key string) (string, objKind, error) {
+	if s.md5ETags {
+		_, ver, kind, err := s.get(ctx, key)
+		return `"` + string(ver) + `"`, kind, err
+	}
 	type result struct {
 		etag string
 		size int64
@@ -447,12 +527,6 @@ func (s *Store) head(ctx context.Context, key string) (string, objKind, error) {
 //     tombstone write. Get, List and Put treat a tombstone as absence, and
 //     the next unconditional Delete of the key removes it.
 func (s *Store) Delete(ctx context.Context, key string, cond sdk.Cond) error {
-	if err := sdk.ValidateKey(key); err != nil {
-		return err
-	}
-	if err := sdk.ValidateCond(key, cond, true); err != nil {
-		return err
-	}
 	if err := s.check(ctx); err != nil {
 		return err
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -137,7 +138,7 @@ func TestGetPutDelete(t *testing.T) {
 		wantErr(t, "delete if-absent", s.Delete(ctx, "empty", sdk.IfAbsent()), sdk.ErrInvalidArgument)
 		_, err = s.Put(ctx, "k", nil, sdk.IfVersion(""))
 		wantErr(t, "empty version", err, sdk.ErrInvalidArgument)
-		_, err = s.List(ctx, sdk.ListOptions{Limit: 1001})
+		_, err = sdk.Checked(s).List(ctx, sdk.ListOptions{Limit: 1001})
 		wantErr(t, "list limit", err, sdk.ErrInvalidArgument)
 	})
 }
@@ -187,7 +188,7 @@ func TestCompareAndSwap(t *testing.T) {
 		_, err = s.Put(ctx, "k", []byte("x"), sdk.IfAbsent())
 		wantErr(t, "second if-absent", err, sdk.ErrConflict)
 		wantGet(t, s, "k", "three", v3)
-		page, err := s.List(ctx, sdk.ListOptions{})
+		page, err := sdk.Checked(s).List(ctx, sdk.ListOptions{})
 		if err != nil || len(page.Entries) != 1 || page.Entries[0].Key != "k" || page.Entries[0].Version != v3 {
 			t.Fatalf("list after cas: %+v, %v", page, err)
 		}
@@ -225,7 +226,7 @@ func TestTombstones(t *testing.T) {
 		t.Fatalf("tombstone object: %+v, %v", info, err)
 	}
 	for _, wv := range []bool{false, true} {
-		page, err := s.List(ctx, sdk.ListOptions{WithValues: wv})
+		page, err := sdk.Checked(s).List(ctx, sdk.ListOptions{WithValues: wv})
 		if err != nil || len(page.Entries) != 0 || page.More {
 			t.Fatalf("list over a tombstone (values %v): %+v, %v", wv, page, err)
 		}
@@ -294,7 +295,7 @@ func TestObjectAndPrefixKeys(t *testing.T) {
 			}
 		}
 		// Prefix "a/" lists the keys under the directory, not "a" itself.
-		page, err := s.List(ctx, sdk.ListOptions{Prefix: "a/"})
+		page, err := sdk.Checked(s).List(ctx, sdk.ListOptions{Prefix: "a/"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -344,7 +345,7 @@ func TestListPagination(t *testing.T) {
 			opts := sdk.ListOptions{Prefix: "v/", Limit: 5, WithValues: withValues}
 			pages := 0
 			for {
-				page, err := s.List(ctx, opts)
+				page, err := sdk.Checked(s).List(ctx, opts)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -375,7 +376,7 @@ func TestListPagination(t *testing.T) {
 		}
 		// StartAfter that is not a key, or has non-key bytes.
 		for after, first := range map[string]string{"v/05x": "v/06", "v/05\x00": "v/06", "v/0": "v/00", "v/05": "v/06", "v/05!": "v/06", "v/05~": "v/06", "v/\xff": "", "v/0\xff": "v/10", "v/05A": "v/06", "u\xff": "v/00"} {
-			page, err := s.List(ctx, sdk.ListOptions{Prefix: "v/", StartAfter: after, Limit: 1})
+			page, err := sdk.Checked(s).List(ctx, sdk.ListOptions{Prefix: "v/", StartAfter: after, Limit: 1})
 			if err != nil {
 				t.Fatalf("start-after %q: %v", after, err)
 			}
@@ -390,7 +391,7 @@ func TestListPagination(t *testing.T) {
 			}
 		}
 		// A prefix without '/' matches by bytes.
-		page, err := s.List(ctx, sdk.ListOptions{Prefix: "v"})
+		page, err := sdk.Checked(s).List(ctx, sdk.ListOptions{Prefix: "v"})
 		if err != nil || len(page.Entries) != 25 {
 			t.Fatalf("prefix v: %d entries, %v", len(page.Entries), err)
 		}
@@ -417,7 +418,7 @@ func TestListWithValuesConcurrentDelete(t *testing.T) {
 		}
 	}()
 	for range 5 {
-		page, err := s.List(ctx, sdk.ListOptions{WithValues: true})
+		page, err := sdk.Checked(s).List(ctx, sdk.ListOptions{WithValues: true})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -428,7 +429,7 @@ func TestListWithValuesConcurrentDelete(t *testing.T) {
 		}
 	}
 	wg.Wait()
-	page, err := s.List(ctx, sdk.ListOptions{WithValues: true})
+	page, err := sdk.Checked(s).List(ctx, sdk.ListOptions{WithValues: true})
 	if err != nil || len(page.Entries) != 20 {
 		t.Fatalf("after deletes: %d entries, %v", len(page.Entries), err)
 	}
@@ -475,14 +476,14 @@ func TestPrefixIsolation(t *testing.T) {
 		}
 	}
 	for _, s := range []*Store{a, b} {
-		page, err := s.List(ctx, sdk.ListOptions{WithValues: true})
+		page, err := sdk.Checked(s).List(ctx, sdk.ListOptions{WithValues: true})
 		if err != nil || len(page.Entries) != 1 || page.Entries[0].Key != "k" {
 			t.Fatalf("list: %+v, %v", page, err)
 		}
 	}
 	// Without a prefix, the prefixed stores' objects are keys under
 	// "team/..." and "team-b/...".
-	page, err := root.List(ctx, sdk.ListOptions{})
+	page, err := sdk.Checked(root).List(ctx, sdk.ListOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -556,7 +557,7 @@ func TestContextCanceled(t *testing.T) {
 	_, err = s.Put(ctx, "k", []byte("x"), sdk.None)
 	wantErr(t, "put", err, context.Canceled)
 	wantErr(t, "delete", s.Delete(ctx, "k", sdk.None), context.Canceled)
-	_, err = s.List(ctx, sdk.ListOptions{WithValues: true})
+	_, err = sdk.Checked(s).List(ctx, sdk.ListOptions{WithValues: true})
 	wantErr(t, "list", err, context.Canceled)
 	dctx, dcancel := context.WithDeadline(context.Background(), time.Now().Add(-time.Second))
 	defer dcancel()
@@ -729,4 +730,27 @@ func TestNoCredentials(t *testing.T) {
 		t.Fatalf("err %q does not mention credentials", err)
 	}
 	t.Logf("%v", err)
+}
+
+// listRanges starts every listing in the directory of its start-after name
+// and climbs to the prefix (see listRanges for why).
+func TestListRanges(t *testing.T) {
+	for _, tc := range []struct {
+		prefix, after string
+		want          []listRange
+	}{
+		{"p/", "", []listRange{{"p/", ""}}},
+		{"p/", "p/a!", []listRange{{"p/", "p/a!"}}},
+		{"p/", "p/a/-!", []listRange{{"p/a/", "p/a/-!"}, {"p/", "p/a0"}}},
+		{"p/", "p/a/b/c/d!", []listRange{{"p/a/b/c/", "p/a/b/c/d!"}, {"p/a/b/", "p/a/b/c0"}, {"p/a/", "p/a/b0"}, {"p/", "p/a0"}}},
+		{"p/a", "p/a/b!", []listRange{{"p/a/", "p/a/b!"}, {"p/a", "p/a0"}}},
+		{"p/a/", "p/a/b/c!", []listRange{{"p/a/b/", "p/a/b/c!"}, {"p/a/", "p/a/b0"}}},
+		{"p/b/", "p/a/x!", []listRange{{"p/b/", "p/a/x!"}}},
+		{"", "a/b~", []listRange{{"a/", "a/b~"}, {"", "a0"}}},
+	} {
+		got := listRanges(tc.prefix, tc.after)
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("listRanges(%q, %q) = %q, want %q", tc.prefix, tc.after, got, tc.want)
+		}
+	}
 }

@@ -1,6 +1,7 @@
 // Package memstore is an in-memory sdk.Store for tests and examples. It keeps
-// the whole contract (validation, compare-and-swap, ordered paginated
-// listing) but nothing survives Close.
+// the contract's semantics (compare-and-swap, ordered paginated listing) but
+// nothing survives Close. Like every Store it assumes valid arguments: call it
+// through sdk.Checked where they may not be.
 package memstore
 
 import (
@@ -58,9 +59,6 @@ func (s *Store) check(ctx context.Context) error {
 
 // Get implements sdk.Store.
 func (s *Store) Get(ctx context.Context, key string) ([]byte, sdk.Version, error) {
-	if err := sdk.ValidateKey(key); err != nil {
-		return nil, "", err
-	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if err := s.check(ctx); err != nil {
@@ -75,15 +73,6 @@ func (s *Store) Get(ctx context.Context, key string) ([]byte, sdk.Version, error
 
 // Put implements sdk.Store.
 func (s *Store) Put(ctx context.Context, key string, value []byte, cond sdk.Cond) (sdk.Version, error) {
-	if err := sdk.ValidateKey(key); err != nil {
-		return "", err
-	}
-	if err := sdk.ValidateValue(key, value, 0); err != nil {
-		return "", err
-	}
-	if err := sdk.ValidateCond(key, cond, false); err != nil {
-		return "", err
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.check(ctx); err != nil {
@@ -105,12 +94,6 @@ func (s *Store) holds(key string, cond sdk.Cond) error {
 
 // Delete implements sdk.Store.
 func (s *Store) Delete(ctx context.Context, key string, cond sdk.Cond) error {
-	if err := sdk.ValidateKey(key); err != nil {
-		return err
-	}
-	if err := sdk.ValidateCond(key, cond, true); err != nil {
-		return err
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.check(ctx); err != nil {
@@ -125,10 +108,6 @@ func (s *Store) Delete(ctx context.Context, key string, cond sdk.Cond) error {
 
 // List implements sdk.Store.
 func (s *Store) List(ctx context.Context, opts sdk.ListOptions) (sdk.Page, error) {
-	opts, err := sdk.ValidateListOptions(opts)
-	if err != nil {
-		return sdk.Page{}, err
-	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if err := s.check(ctx); err != nil {

@@ -22,40 +22,35 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"syscall"
 
 	"github.com/ALRubinger/aileron-store/sdk"
+	"github.com/ALRubinger/aileron-store/sdk/filelock"
 )
 
 func main() { sdk.Serve(New, nil) }
 
-// New is the plugin's sdk.Factory: it validates the configuration.
+// New is the plugin's sdk.Factory: it reads the configuration with
+// sdk.ReadConfig, which refuses unknown fields and names the field at fault.
 func New(_ context.Context, config map[string]string) (sdk.Store, error) {
-	for k := range config {
-		if k != "file" && k != "prefix" {
-			return nil, sdk.Errorf(sdk.ErrInvalidArgument, "config field %q: unknown field", k)
-		}
-	}
-	file := config["file"]
-	if file == "" {
-		return nil, sdk.Errorf(sdk.ErrInvalidArgument, "config field \"file\": required")
+	r := sdk.ReadConfig(config, "file", "prefix")
+	file, prefix := r.Required("file"), r.KeyPrefix("prefix", 256)
+	if err := r.Err(); err != nil {
+		return nil, err
 	}
 	if err := os.MkdirAll(filepath.Dir(file), 0o700); err != nil {
-		return nil, sdk.Errorf(sdk.ErrInvalidArgument, "config field \"file\": %v", err)
+		return nil, sdk.ConfigError("file", "%v", err)
 	}
-	prefix := strings.Trim(config["prefix"], "/")
-	if prefix != "" {
-		if err := sdk.ValidateKey(prefix); err != nil {
-			return nil, sdk.Errorf(sdk.ErrInvalidArgument, "config field \"prefix\": %v", err)
-		}
-		prefix += "/"
+	lock, err := filelock.Open(file + ".lock")
+	if err != nil {
+		return nil, sdk.ConfigError("file", "%v", err)
 	}
-	return &store{file: file, prefix: prefix}, nil
+	// WithPrefix keeps every key k as prefix/k in the file.
+	return sdk.WithPrefix(&store{file: file, lock: lock}, prefix), nil
 }
 
 type store struct {
-	file   string
-	prefix string // "" or ending in '/': prepended to every key in the file
+	file string
+	lock *filelock.Lock
 }
 
 type record struct {
@@ -63,14 +58,14 @@ type record struct {
 	Version sdk.Version `json:"version"`
 }
 
-// Serve checks keys, values, conditions and list options before they reach
-// the store, so the methods below only implement the semantics.
+// Serve checks keys, values, conditions and list options (sdk.Checked) before
+// they reach the store, so the methods below only implement the semantics.
 
 func (s *store) Get(ctx context.Context, key string) ([]byte, sdk.Version, error) {
 	var r record
 	err := s.locked(ctx, func(m map[string]record) (bool, error) {
 		var ok bool
-		if r, ok = m[s.prefix+key]; !ok {
+		if r, ok = m[key]; !ok {
 			return false, sdk.Errorf(sdk.ErrNotFound, "key %q", key)
 		}
 		return false, nil
@@ -81,10 +76,10 @@ func (s *store) Get(ctx context.Context, key string) ([]byte, sdk.Version, error
 func (s *store) Put(ctx context.Context, key string, value []byte, cond sdk.Cond) (sdk.Version, error) {
 	v := newVersion()
 	err := s.locked(ctx, func(m map[string]record) (bool, error) {
-		if err := holds(m, s.prefix+key, cond); err != nil {
+		if err := holds(m, key, cond); err != nil {
 			return false, err
 		}
-		m[s.prefix+key] = record{Value: value, Version: v}
+		m[key] = record{Value: value, Version: v}
 		return true, nil
 	})
 	if err != nil {
@@ -95,11 +90,11 @@ func (s *store) Put(ctx context.Context, key string, value []byte, cond sdk.Cond
 
 func (s *store) Delete(ctx context.Context, key string, cond sdk.Cond) error {
 	return s.locked(ctx, func(m map[string]record) (bool, error) {
-		if err := holds(m, s.prefix+key, cond); err != nil {
+		if err := holds(m, key, cond); err != nil {
 			return false, err
 		}
-		_, ok := m[s.prefix+key]
-		delete(m, s.prefix+key)
+		_, ok := m[key]
+		delete(m, key)
 		return ok, nil
 	})
 }
@@ -108,9 +103,8 @@ func (s *store) List(ctx context.Context, opts sdk.ListOptions) (sdk.Page, error
 	var p sdk.Page
 	err := s.locked(ctx, func(m map[string]record) (bool, error) {
 		var keys []string
-		for full := range m {
-			k, ok := strings.CutPrefix(full, s.prefix)
-			if ok && strings.HasPrefix(k, opts.Prefix) && k > opts.StartAfter {
+		for k := range m {
+			if strings.HasPrefix(k, opts.Prefix) && k > opts.StartAfter {
 				keys = append(keys, k)
 			}
 		}
@@ -119,7 +113,7 @@ func (s *store) List(ctx context.Context, opts sdk.ListOptions) (sdk.Page, error
 			keys, p.More = keys[:opts.Limit], true
 		}
 		for _, k := range keys {
-			r := m[s.prefix+k]
+			r := m[k]
 			e := sdk.Entry{Key: k, Version: r.Version}
 			if opts.WithValues {
 				e.Value = r.Value
@@ -131,10 +125,10 @@ func (s *store) List(ctx context.Context, opts sdk.ListOptions) (sdk.Page, error
 	return p, err
 }
 
-func (s *store) Close() error { return nil }
+func (s *store) Close() error { return s.lock.Close() }
 
-// holds checks a Put or Delete condition against the current records; key
-// includes the prefix. sdk.CheckCond returns the errors the contract names.
+// holds checks a Put or Delete condition against the current records.
+// sdk.CheckCond returns the errors the contract names.
 func holds(m map[string]record, key string, cond sdk.Cond) error {
 	r, ok := m[key]
 	return sdk.CheckCond(key, cond, ok, r.Version)
@@ -151,17 +145,11 @@ func newVersion() sdk.Version {
 // locked runs fn on the records under an exclusive lock and, if fn reports a
 // change, replaces the file atomically.
 func (s *store) locked(ctx context.Context, fn func(map[string]record) (bool, error)) error {
-	lock, err := os.OpenFile(s.file+".lock", os.O_CREATE|os.O_RDWR, 0o600)
+	unlock, err := s.lock.Lock(ctx)
 	if err != nil {
-		return sdk.Errorf(sdk.ErrUnavailable, "opening lock file: %v", err)
+		return err // ctx ended while waiting, or flock failed: nothing done
 	}
-	defer lock.Close() // releases the lock
-	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
-		return sdk.Errorf(sdk.ErrUnavailable, "locking %s: %v", s.file, err)
-	}
-	if err := ctx.Err(); err != nil {
-		return err // canceled while waiting: nothing done
-	}
+	defer unlock()
 	m := map[string]record{}
 	b, err := os.ReadFile(s.file)
 	if err == nil {

@@ -197,7 +197,11 @@ type CapabilitiesResponse struct {
 	MaxValueSize     int64                  `protobuf:"varint,1,opt,name=max_value_size,json=maxValueSize,proto3" json:"max_value_size,omitempty"`
 	NativeListValues bool                   `protobuf:"varint,2,opt,name=native_list_values,json=nativeListValues,proto3" json:"native_list_values,omitempty"`
 	// protocol is the protocol version the plugin serves.
-	Protocol      uint32 `protobuf:"varint,3,opt,name=protocol,proto3" json:"protocol,omitempty"`
+	Protocol uint32 `protobuf:"varint,3,opt,name=protocol,proto3" json:"protocol,omitempty"`
+	// report holds what the plugin found out about its backend when it was
+	// configured (sdk.Capabilities.Report). Field 10 leaves room for other
+	// capability flags.
+	Report        map[string]string `protobuf:"bytes,10,rep,name=report,proto3" json:"report,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -251,6 +255,13 @@ func (x *CapabilitiesResponse) GetProtocol() uint32 {
 		return x.Protocol
 	}
 	return 0
+}
+
+func (x *CapabilitiesResponse) GetReport() map[string]string {
+	if x != nil {
+		return x.Report
+	}
+	return nil
 }
 
 type Cond struct {
@@ -903,11 +914,16 @@ const file_store_proto_rawDesc = "" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x13\n" +
 	"\x11ConfigureResponse\"\x15\n" +
-	"\x13CapabilitiesRequest\"\x86\x01\n" +
+	"\x13CapabilitiesRequest\"\x8d\x02\n" +
 	"\x14CapabilitiesResponse\x12$\n" +
 	"\x0emax_value_size\x18\x01 \x01(\x03R\fmaxValueSize\x12,\n" +
 	"\x12native_list_values\x18\x02 \x01(\bR\x10nativeListValues\x12\x1a\n" +
-	"\bprotocol\x18\x03 \x01(\rR\bprotocol\"\x91\x01\n" +
+	"\bprotocol\x18\x03 \x01(\rR\bprotocol\x12J\n" +
+	"\x06report\x18\n" +
+	" \x03(\v22.aileron.store.v1.CapabilitiesResponse.ReportEntryR\x06report\x1a9\n" +
+	"\vReportEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x91\x01\n" +
 	"\x04Cond\x12/\n" +
 	"\x04mode\x18\x01 \x01(\x0e2\x1b.aileron.store.v1.Cond.ModeR\x04mode\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\tR\aversion\">\n" +
@@ -973,7 +989,7 @@ func file_store_proto_rawDescGZIP() []byte {
 }
 
 var file_store_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_store_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
+var file_store_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
 var file_store_proto_goTypes = []any{
 	(Cond_Mode)(0),               // 0: aileron.store.v1.Cond.Mode
 	(*ConfigureRequest)(nil),     // 1: aileron.store.v1.ConfigureRequest
@@ -994,32 +1010,34 @@ var file_store_proto_goTypes = []any{
 	(*PingResponse)(nil),         // 16: aileron.store.v1.PingResponse
 	(*StoreError)(nil),           // 17: aileron.store.v1.StoreError
 	nil,                          // 18: aileron.store.v1.ConfigureRequest.ConfigEntry
+	nil,                          // 19: aileron.store.v1.CapabilitiesResponse.ReportEntry
 }
 var file_store_proto_depIdxs = []int32{
 	18, // 0: aileron.store.v1.ConfigureRequest.config:type_name -> aileron.store.v1.ConfigureRequest.ConfigEntry
-	0,  // 1: aileron.store.v1.Cond.mode:type_name -> aileron.store.v1.Cond.Mode
-	5,  // 2: aileron.store.v1.PutRequest.cond:type_name -> aileron.store.v1.Cond
-	5,  // 3: aileron.store.v1.DeleteRequest.cond:type_name -> aileron.store.v1.Cond
-	13, // 4: aileron.store.v1.ListResponse.entries:type_name -> aileron.store.v1.Entry
-	1,  // 5: aileron.store.v1.Store.Configure:input_type -> aileron.store.v1.ConfigureRequest
-	3,  // 6: aileron.store.v1.Store.Capabilities:input_type -> aileron.store.v1.CapabilitiesRequest
-	6,  // 7: aileron.store.v1.Store.Get:input_type -> aileron.store.v1.GetRequest
-	8,  // 8: aileron.store.v1.Store.Put:input_type -> aileron.store.v1.PutRequest
-	10, // 9: aileron.store.v1.Store.Delete:input_type -> aileron.store.v1.DeleteRequest
-	12, // 10: aileron.store.v1.Store.List:input_type -> aileron.store.v1.ListRequest
-	15, // 11: aileron.store.v1.Store.Ping:input_type -> aileron.store.v1.PingRequest
-	2,  // 12: aileron.store.v1.Store.Configure:output_type -> aileron.store.v1.ConfigureResponse
-	4,  // 13: aileron.store.v1.Store.Capabilities:output_type -> aileron.store.v1.CapabilitiesResponse
-	7,  // 14: aileron.store.v1.Store.Get:output_type -> aileron.store.v1.GetResponse
-	9,  // 15: aileron.store.v1.Store.Put:output_type -> aileron.store.v1.PutResponse
-	11, // 16: aileron.store.v1.Store.Delete:output_type -> aileron.store.v1.DeleteResponse
-	14, // 17: aileron.store.v1.Store.List:output_type -> aileron.store.v1.ListResponse
-	16, // 18: aileron.store.v1.Store.Ping:output_type -> aileron.store.v1.PingResponse
-	12, // [12:19] is the sub-list for method output_type
-	5,  // [5:12] is the sub-list for method input_type
-	5,  // [5:5] is the sub-list for extension type_name
-	5,  // [5:5] is the sub-list for extension extendee
-	0,  // [0:5] is the sub-list for field type_name
+	19, // 1: aileron.store.v1.CapabilitiesResponse.report:type_name -> aileron.store.v1.CapabilitiesResponse.ReportEntry
+	0,  // 2: aileron.store.v1.Cond.mode:type_name -> aileron.store.v1.Cond.Mode
+	5,  // 3: aileron.store.v1.PutRequest.cond:type_name -> aileron.store.v1.Cond
+	5,  // 4: aileron.store.v1.DeleteRequest.cond:type_name -> aileron.store.v1.Cond
+	13, // 5: aileron.store.v1.ListResponse.entries:type_name -> aileron.store.v1.Entry
+	1,  // 6: aileron.store.v1.Store.Configure:input_type -> aileron.store.v1.ConfigureRequest
+	3,  // 7: aileron.store.v1.Store.Capabilities:input_type -> aileron.store.v1.CapabilitiesRequest
+	6,  // 8: aileron.store.v1.Store.Get:input_type -> aileron.store.v1.GetRequest
+	8,  // 9: aileron.store.v1.Store.Put:input_type -> aileron.store.v1.PutRequest
+	10, // 10: aileron.store.v1.Store.Delete:input_type -> aileron.store.v1.DeleteRequest
+	12, // 11: aileron.store.v1.Store.List:input_type -> aileron.store.v1.ListRequest
+	15, // 12: aileron.store.v1.Store.Ping:input_type -> aileron.store.v1.PingRequest
+	2,  // 13: aileron.store.v1.Store.Configure:output_type -> aileron.store.v1.ConfigureResponse
+	4,  // 14: aileron.store.v1.Store.Capabilities:output_type -> aileron.store.v1.CapabilitiesResponse
+	7,  // 15: aileron.store.v1.Store.Get:output_type -> aileron.store.v1.GetResponse
+	9,  // 16: aileron.store.v1.Store.Put:output_type -> aileron.store.v1.PutResponse
+	11, // 17: aileron.store.v1.Store.Delete:output_type -> aileron.store.v1.DeleteResponse
+	14, // 18: aileron.store.v1.Store.List:output_type -> aileron.store.v1.ListResponse
+	16, // 19: aileron.store.v1.Store.Ping:output_type -> aileron.store.v1.PingResponse
+	13, // [13:20] is the sub-list for method output_type
+	6,  // [6:13] is the sub-list for method input_type
+	6,  // [6:6] is the sub-list for extension type_name
+	6,  // [6:6] is the sub-list for extension extendee
+	0,  // [0:6] is the sub-list for field type_name
 }
 
 func init() { file_store_proto_init() }
@@ -1033,7 +1051,7 @@ func file_store_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_store_proto_rawDesc), len(file_store_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   18,
+			NumMessages:   19,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -11,6 +11,8 @@
 //	Get "env/<NAME>"        returns the environment variable NAME, or not-found
 //	Configure {"fail": F}   refuses the config naming field F
 //	Configure {"log": M}    logs M at info level to stderr (for the host's log)
+//	Configure {"report": N} reports N entries r00..r(N-1) in Capabilities().Report,
+//	                        each of 600 bytes ("x" repeated), plus "mode": "test"
 package main
 
 import (
@@ -26,7 +28,16 @@ import (
 	"github.com/ALRubinger/aileron-store/sdk/memstore"
 )
 
-type store struct{ *memstore.Store }
+type store struct {
+	*memstore.Store
+	report map[string]string
+}
+
+func (s store) Capabilities() sdk.Capabilities {
+	caps := s.Store.Capabilities()
+	caps.Report = s.report
+	return caps
+}
 
 var kinds = map[string]error{
 	"not-found":         sdk.ErrNotFound,
@@ -73,7 +84,16 @@ func factory(_ context.Context, config map[string]string) (sdk.Store, error) {
 	if m, ok := config["log"]; ok {
 		logger.Info(m)
 	}
-	return store{memstore.New()}, nil
+	st := store{Store: memstore.New()}
+	if n, ok := config["report"]; ok {
+		var count int
+		fmt.Sscan(n, &count)
+		st.report = map[string]string{"mode": "test"}
+		for i := 0; i < count; i++ {
+			st.report[fmt.Sprintf("r%02d", i)] = strings.Repeat("x", 600)
+		}
+	}
+	return st, nil
 }
 
 var logger = hclog.New(&hclog.LoggerOptions{Output: os.Stderr, JSONFormat: true, Level: hclog.Info})

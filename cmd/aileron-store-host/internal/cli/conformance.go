@@ -123,6 +123,24 @@ declares it cannot enforce; it is never counted as a pass.`,
 				Timeout: timeout,
 			})
 			defer stop()
+			h.TimeoutOption = "--check-timeout"
+			// What the plugin found about the backend, from the first store.
+			var (
+				reportOnce sync.Once
+				report     map[string]string
+			)
+			newStore := h.New
+			h.New = func(ctx context.Context) (sdk.Store, error) {
+				s, err := newStore(ctx)
+				if err == nil {
+					reportOnce.Do(func() {
+						if cr, ok := s.(sdk.CapabilityReporter); ok {
+							report = cr.Capabilities().Report
+						}
+					})
+				}
+				return s, err
+			}
 			h.Logf = func(format string, args ...any) {
 				msg := fmt.Sprintf(format, args...)
 				a.logger().Debug(msg)
@@ -146,8 +164,9 @@ declares it cannot enforce; it is never counted as a pass.`,
 					Summary  map[conformance.Status]int `json:"summary"`
 					Failed   bool                       `json:"failed"`
 					Duration time.Duration              `json:"duration_ns"`
+					Report   map[string]string          `json:"plugin_report,omitempty"`
 					Results  []conformance.Result       `json:"results"`
-				}{cfg.Storage.Backend, loc.Path, fr.run, sum, conformance.Failed(results), time.Since(start), results}
+				}{cfg.Storage.Backend, loc.Path, fr.run, sum, conformance.Failed(results), time.Since(start), report, results}
 				enc := json.NewEncoder(a.Stdout)
 				enc.SetIndent("", "  ")
 				if err := enc.Encode(out); err != nil {
@@ -157,6 +176,9 @@ declares it cannot enforce; it is never counted as a pass.`,
 				fmt.Fprintf(a.Stdout, "conformance of backend %q (plugin %s), run %s\n\n", cfg.Storage.Backend, loc.Path, fr.run)
 				if err := conformance.WriteTable(a.Stdout, results); err != nil {
 					return err
+				}
+				if r := formatReport(report, ""); r != "" {
+					fmt.Fprintln(a.Stdout, r)
 				}
 			}
 			if conformance.Failed(results) {

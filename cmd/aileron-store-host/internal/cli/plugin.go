@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
+	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/spf13/cobra"
@@ -171,5 +174,33 @@ func (a *App) verifyPlugin(ctx context.Context, l plugins.Location, timeout time
 		return "", err
 	}
 	caps := c.Capabilities()
-	return fmt.Sprintf("sha256 %s (%s); handshake ok; configured backend accepted its config; max value %d bytes, native list-with-values %v", sum[:16], pinNote, caps.MaxValueSize, caps.NativeListValues), nil
+	return fmt.Sprintf("sha256 %s (%s); handshake ok; configured backend accepted its config; max value %d bytes, native list-with-values %v", sum[:16], pinNote, caps.MaxValueSize, caps.NativeListValues) + formatReport(caps.Report, "      "), nil
+}
+
+// formatReport renders a plugin's Capabilities().Report (what it found about
+// its backend) as indented "name: finding" lines after a heading, sorted by
+// name, with control characters removed; "" for an empty report.
+func formatReport(r map[string]string, indent string) string {
+	if len(r) == 0 {
+		return ""
+	}
+	names := make([]string, 0, len(r))
+	for n := range r {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	clean := func(s string) string {
+		return strings.Map(func(c rune) rune {
+			if unicode.IsControl(c) {
+				return ' '
+			}
+			return c
+		}, s)
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "\n%swhat the plugin found about its backend:", indent)
+	for _, n := range names {
+		fmt.Fprintf(&b, "\n%s  %s: %s", indent, clean(n), clean(r[n]))
+	}
+	return b.String()
 }

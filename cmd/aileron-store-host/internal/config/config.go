@@ -67,7 +67,8 @@ type Config struct {
 type Storage struct {
 	// Backend is the plugin name: the binary is aileron-store-<Backend>.
 	Backend string
-	// SHA256 optionally pins the plugin binary's SHA-256 (hex); "" when unset.
+	// SHA256 optionally pins the plugin binary's SHA-256 (lower-case hex,
+	// read with or without a "sha256:" prefix); "" when unset.
 	SHA256 string
 	// Config is passed to the plugin as is; the plugin validates it.
 	Config map[string]string
@@ -181,8 +182,12 @@ func (c *Config) applyEnv(getenv func(string) string, environ []string) error {
 	if err := env(EnvBackend, "storage.backend", backendRE, &c.Storage.Backend); err != nil {
 		return err
 	}
-	if err := env(EnvSHA256, "storage.sha256", sha256RE, &c.Storage.SHA256); err != nil {
-		return err
+	if v := getenv(EnvSHA256); v != "" {
+		sum, ok := parseSHA256(v)
+		if !ok {
+			return &Error{File: "environment", Field: EnvSHA256, Msg: describeRE("storage.sha256", v)}
+		}
+		c.Storage.SHA256 = sum
 	}
 	if err := env(EnvPluginDir, "plugin_dir", nil, &c.PluginDir); err != nil {
 		return err
@@ -205,12 +210,20 @@ func (c *Config) applyEnv(getenv func(string) string, environ []string) error {
 	return nil
 }
 
+// parseSHA256 accepts a pin as sdk.ClientOptions.SHA256 does: 64 hex digits,
+// optionally prefixed with "sha256:", in either case. It returns the
+// lower-case digits.
+func parseSHA256(v string) (string, bool) {
+	v = strings.TrimPrefix(strings.ToLower(v), "sha256:")
+	return v, sha256RE.MatchString(v)
+}
+
 func describeRE(field, v string) string {
 	switch field {
 	case "storage.backend":
 		return fmt.Sprintf("%q is not a plugin name (lower-case letters, digits and '-', at most 63)", v)
 	case "storage.sha256":
-		return "must be 64 lower-case hex digits (the output of sha256sum)"
+		return "must be 64 hex digits (the output of sha256sum), optionally prefixed with \"sha256:\""
 	}
 	return "invalid value"
 }
@@ -278,11 +291,11 @@ func Parse(path string, data []byte) (*Config, error) {
 					if err != nil {
 						return nil, err
 					}
-					v = strings.ToLower(v)
-					if !sha256RE.MatchString(v) {
+					sum, ok := parseSHA256(v)
+					if !ok {
 						return nil, errAt(s.val, field, "%s", describeRE(field, v))
 					}
-					cfg.Storage.SHA256 = v
+					cfg.Storage.SHA256 = sum
 				case "config":
 					if s.val.Kind == yaml.ScalarNode && s.val.Tag == "!!null" {
 						continue

@@ -97,7 +97,7 @@ func TestErrorsNameFileLineField(t *testing.T) {
 		{"unknown top", "storage:\n  backend: fs\nplugin_dri: x\n", 3, "plugin_dri", "unknown field"},
 		{"unknown storage", "storage:\n  backend: fs\n  bakend: s3\n", 3, "storage.bakend", "unknown field"},
 		{"bad backend", "storage:\n  backend: S3!\n", 2, "storage.backend", "not a plugin name"},
-		{"bad sha", "storage:\n  sha256: 1234\n", 2, "storage.sha256", "64 lower-case hex"},
+		{"bad sha", "storage:\n  sha256: 1234\n", 2, "storage.sha256", "64 hex digits"},
 		{"nested config", "storage:\n  config:\n    bucket:\n      a: b\n", 4, "storage.config.bucket", "single value"},
 		{"list config", "storage:\n  config:\n    - a\n", 3, "storage.config", "must be a mapping"},
 		{"duplicate", "storage:\n  backend: fs\n  backend: s3\n", 3, "storage.backend", "given twice"},
@@ -248,5 +248,30 @@ func TestEnsureDir(t *testing.T) {
 	f := write(t, base, "file", "x")
 	if err := EnsureDir(f); err == nil {
 		t.Errorf("EnsureDir on a file: no error")
+	}
+}
+
+// The pin is read as sdk.ClientOptions.SHA256 reads it: with or without a
+// "sha256:" prefix, in the file and in the environment.
+func TestSHA256Prefix(t *testing.T) {
+	sum := strings.Repeat("ab", 32)
+	for _, v := range []string{sum, "sha256:" + sum, "SHA256:" + strings.ToUpper(sum)} {
+		p := write(t, t.TempDir(), "c.yaml", "storage:\n  backend: s3\n  sha256: \""+v+"\"\n")
+		getenv, environ := env(nil)
+		cfg, err := Load(Options{File: p, Home: t.TempDir(), Getenv: getenv, Environ: environ})
+		if err != nil || cfg.Storage.SHA256 != sum {
+			t.Errorf("file sha256 %q: got %q, %v; want %q", v, cfg.Storage.SHA256, err, sum)
+		}
+		getenv, environ = env(map[string]string{EnvSHA256: v})
+		cfg, err = Load(Options{Home: t.TempDir(), Getenv: getenv, Environ: environ})
+		if err != nil || cfg.Storage.SHA256 != sum {
+			t.Errorf("%s=%q: got %q, %v; want %q", EnvSHA256, v, cfg.Storage.SHA256, err, sum)
+		}
+	}
+	for _, v := range []string{"sha256:", "sha256:" + sum[:63], "sha512:" + sum, "sha256: " + sum} {
+		getenv, environ := env(map[string]string{EnvSHA256: v})
+		if _, err := Load(Options{Home: t.TempDir(), Getenv: getenv, Environ: environ}); err == nil {
+			t.Errorf("%s=%q accepted", EnvSHA256, v)
+		}
 	}
 }
