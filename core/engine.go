@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/ALRubinger/aileron-store/core/internal/wire"
@@ -151,6 +152,20 @@ func (e *Engine) CreateVault(ctx context.Context, name string, admin *Identity, 
 	if err := checkName("member", adminName); err != nil {
 		return nil, err
 	}
+	// A name this host has pinned to a vault that still exists is taken,
+	// even if the backend no longer lists it for admin (a deleted index
+	// entry must not make the host replace its pin silently).
+	if pinned, ok, err := e.pins.vaultOf(admin.rcpt.id, name); err != nil {
+		return nil, err
+	} else if ok {
+		_, _, err := e.store.Get(ctx, headKey(pinned))
+		if err == nil {
+			return nil, fmt.Errorf("%w: %q (this host has pinned the name to vault id %x)", ErrVaultExists, name, pinned[:])
+		}
+		if !errors.Is(err, sdk.ErrNotFound) {
+			return nil, fmt.Errorf("core: reading %s %q: %w", kindHead, headKey(pinned), err)
+		}
+	}
 	entries, _, err := e.index(ctx, admin)
 	if err != nil {
 		return nil, err
@@ -220,25 +235,157 @@ func (e *Engine) CreateVault(ctx context.Context, name string, admin *Identity, 
 	if _, err := e.store.Put(ctx, logKey(vault, 0), raw, sdk.None); err != nil {
 		e.log.Debug("head log append failed", "vault", hex.EncodeToString(vault[:]), "error", err)
 	}
+	if err := e.pins.repinName(admin.rcpt.id, name, vault); err != nil {
+		return nil, err
+	}
 	e.log.Debug("vault created", "vault", hex.EncodeToString(vault[:]))
 	v := e.newVault(vault, name, admin)
 	v.setSession(&session{head: hs, meta: meta, cur: ek, naming: append([]byte(nil), naming...)})
 	return v, nil
 }
 
+// UnlockOptions adjust Unlock. The zero value opens the vault by name.
+type UnlockOptions struct {
+	// Token, if set, is the grant token of the vault to open (from the
+	// admin's Vault.Token after Grant). Unlock then opens only the vault it
+	// names, and only if that vault's head chain contains the token's head
+	// (an old state or a fork is refused with ErrRollback). It pins the
+	// vault under vaultName on this host, replacing an earlier pin of that
+	// name: use it for the first unlock of a vault on a host.
+	Token *Token
+}
+
 // Unlock opens the vault named vaultName for id: it verifies the head
 // (signature, chain, rollback pin), unwraps id's key slot and checks the key
 // commitment. Not a member => ErrNotMember; no such vault => ErrVaultNotFound.
-func (e *Engine) Unlock(ctx context.Context, vaultName string, id *Identity) (*Vault, error) {
+// opts is at most one UnlockOptions.
+//
+// Which vault a name means: the first Unlock of a name on a host (or one
+// with a Token) pins the vault id it opened under (id, vaultName) in the
+// state dir; later Unlocks of that name open only the pinned vault, and if
+// the backend no longer lists it for id (its index entry is missing or does
+// not open) they fail with ErrPinnedVault instead of opening another vault
+// of that name. A host with no pin and no token trusts on first use the one
+// vault of that name the backend lists for id; if it lists several, Unlock
+// fails with ErrAmbiguousVault naming their ids.
+func (e *Engine) Unlock(ctx context.Context, vaultName string, id *Identity, opts ...UnlockOptions) (*Vault, error) {
 	if err := id.usable(); err != nil {
 		return nil, err
 	}
+	if err := checkName("vault", vaultName); err != nil {
+		return nil, err
+	}
+	var o UnlockOptions
+	switch len(opts) {
+	case 0:
+	case 1:
+		o = opts[0]
+	default:
+		return nil, errors.New("core: Unlock takes at most one UnlockOptions")
+	}
+	if o.Token != nil {
+		return e.unlockToken(ctx, vaultName, id, o.Token)
+	}
+	pinned, ok, err := e.pins.vaultOf(id.rcpt.id, vaultName)
+	if err != nil {
+		return nil, err
+	}
+	if ok {
+		return e.unlockPinned(ctx, vaultName, id, pinned)
+	}
+	return e.unlockFirst(ctx, vaultName, id)
+}
+
+// unlockToken opens the vault a grant token names and pins it under name.
+func (e *Engine) unlockToken(ctx context.Context, name string, id *Identity, t *Token) (*Vault, error) {
+	if err := e.indexEntryOf(ctx, name, id, t.vault, "the grant token names"); err != nil {
+		return nil, err
+	}
+	if err := e.anchor(ctx, t); err != nil {
+		return nil, err
+	}
+	v := e.newVault(t.vault, name, id)
+	if _, err := v.refresh(ctx, true); err != nil {
+		return nil, err
+	}
+	if prev, ok, _ := e.pins.vaultOf(id.rcpt.id, name); ok && prev != t.vault {
+		e.log.Warn("grant token replaces the vault pinned under this name", "vault", v.ID(), "previous", hex.EncodeToString(prev[:]))
+	}
+	if err := e.pins.repinName(id.rcpt.id, name, t.vault); err != nil {
+		v.Lock()
+		return nil, err
+	}
+	return v, nil
+}
+
+// unlockPinned opens the vault pinned under name, and no other.
+func (e *Engine) unlockPinned(ctx context.Context, name string, id *Identity, vault [wire.IDLen]byte) (*Vault, error) {
+	if err := e.indexEntryOf(ctx, name, id, vault, "this host has pinned under that name"); err != nil {
+		return nil, err
+	}
+	v := e.newVault(vault, name, id)
+	if _, err := v.refresh(ctx, true); err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+// indexEntryOf checks that id's index entry for vault exists, opens, and
+// names the vault name. what says why this vault is the one to open.
+func (e *Engine) indexEntryOf(ctx context.Context, name string, id *Identity, vault [wire.IDLen]byte, what string) error {
+	key := indexKey(id.rcpt.ID(), vault)
+	data, _, err := e.store.Get(ctx, key)
+	if errors.Is(err, sdk.ErrNotFound) {
+		// A revoked member's host gets the clearer answer when the head
+		// still verifies and no longer lists it.
+		if hs, herr := e.loadHead(ctx, vault); herr == nil && hs.h.Member(id.rcpt.id) == nil {
+			return fmt.Errorf("%w: vault %q (%x)", ErrNotMember, name, vault[:])
+		}
+		return fmt.Errorf("%w: vault %q: %s vault id %x, but this identity's %s %q for it is missing from the backend (deleted by someone with write access, or another backend is configured); not opening any other vault under this name%s",
+			ErrPinnedVault, name, what, vault[:], kindIndex, key, e.othersNamed(ctx, name, id, vault))
+	}
+	if err != nil {
+		return fmt.Errorf("core: reading %s %q: %w", kindIndex, key, err)
+	}
+	got, gotName, err := openIndex(id, key, data)
+	if err != nil {
+		return fmt.Errorf("%w: vault %q: %s vault id %x, but its index entry does not open: %w; not opening any other vault under this name%s",
+			ErrPinnedVault, name, what, vault[:], err, e.othersNamed(ctx, name, id, vault))
+	}
+	if got != vault || gotName != name {
+		return fmt.Errorf("%w: vault %q: %s vault id %x, but its %s %q names the vault %q", ErrPinnedVault, name, what, vault[:], kindIndex, key, gotName)
+	}
+	return nil
+}
+
+// othersNamed describes, for an error message, the other vaults the backend
+// lists for id under name (a vault planted to take the pinned one's place).
+func (e *Engine) othersNamed(ctx context.Context, name string, id *Identity, not [wire.IDLen]byte) string {
+	entries, _, err := e.index(ctx, id)
+	if err != nil {
+		return ""
+	}
+	var ids []string
+	for _, en := range entries {
+		if en.name == name && en.vault != not {
+			ids = append(ids, hex.EncodeToString(en.vault[:]))
+		}
+	}
+	if len(ids) == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" (the backend lists another vault of that name for this identity, NOT opened: %s)", strings.Join(ids, ", "))
+}
+
+// unlockFirst resolves a name this host has not pinned: trust on first use
+// of the one vault of that name listed for id, which it then pins.
+func (e *Engine) unlockFirst(ctx context.Context, vaultName string, id *Identity) (*Vault, error) {
 	entries, bad, err := e.index(ctx, id)
 	if err != nil {
 		return nil, err
 	}
 	firstErr := bad
-	var found *Vault
+	var found []*Vault
 	for _, en := range entries {
 		if en.name != vaultName {
 			continue
@@ -253,18 +400,42 @@ func (e *Engine) Unlock(ctx context.Context, vaultName string, id *Identity) (*V
 			}
 			continue
 		}
-		if found != nil {
-			return nil, fmt.Errorf("core: identity is a member of two vaults named %q (%s and %s)", vaultName, found.ID(), v.ID())
+		found = append(found, v)
+	}
+	switch len(found) {
+	case 0:
+		if firstErr != nil {
+			return nil, firstErr
 		}
-		found = v
+		return nil, fmt.Errorf("%w: %q", ErrVaultNotFound, vaultName)
+	case 1:
+	default:
+		ids := make([]string, len(found))
+		for i, v := range found {
+			ids[i] = v.ID()
+			v.Lock()
+		}
+		sort.Strings(ids)
+		return nil, fmt.Errorf("%w: identity is a member of %d vaults named %q (ids %s) and this host has opened none of them before; open the intended one with the grant token its admin was given by vault grant (its token names the vault id)",
+			ErrAmbiguousVault, len(found), vaultName, strings.Join(ids, ", "))
 	}
-	if found != nil {
-		return found, nil
+	v := found[0]
+	if bad != nil {
+		e.log.Warn("opened the only readable vault of this name while other index entries do not open", "vault", v.ID(), "error", bad)
 	}
-	if firstErr != nil {
-		return nil, firstErr
+	if err := e.pins.pinName(id.rcpt.id, vaultName, v.id); err != nil {
+		v.Lock()
+		return nil, err
 	}
-	return nil, fmt.Errorf("%w: %q", ErrVaultNotFound, vaultName)
+	return v, nil
+}
+
+// Expires returns when the handle locks itself: its Unlock (or create)
+// plus the engine's SessionTTL.
+func (v *Vault) Expires() time.Time {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.expires
 }
 
 // ListVaults returns the sorted names of the vaults id is currently a member

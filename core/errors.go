@@ -34,6 +34,15 @@ var (
 	ErrMemberExists = errors.New("member already exists")
 	// ErrMemberNotFound: no member of that name.
 	ErrMemberNotFound = errors.New("member not found")
+	// ErrPinnedVault: this host has opened a vault under that name before
+	// (or was given a grant token for it), and the backend no longer offers
+	// that vault under the name: its index entry is missing or does not
+	// open. The host refuses to open any other vault in its place.
+	ErrPinnedVault = errors.New("pinned vault unavailable")
+	// ErrAmbiguousVault: the identity is listed in several vaults of that
+	// name and this host has no pin to choose between them; open it with
+	// the grant token of the intended vault.
+	ErrAmbiguousVault = errors.New("several vaults have that name")
 )
 
 // Record kinds named in errors.

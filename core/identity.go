@@ -43,7 +43,9 @@ func (s Suite) kem() (hpke.KEM, error) {
 }
 
 // KDFParams are Argon2id parameters for sealing an identity file. Reading
-// refuses parameters above Time 10, MemoryKiB 1 GiB, Threads 16.
+// (and writing) refuses parameters above Time 10, MemoryKiB 256 MiB,
+// Threads 8, or Time x MemoryKiB above 1 GiB (2^20 KiB): what an
+// attacker-crafted file can cost per passphrase attempt.
 type KDFParams struct {
 	Time      uint32
 	MemoryKiB uint32

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/ALRubinger/aileron-store/core/internal/wire"
 )
 
 var fastKDF = &KDFParams{Time: 1, MemoryKiB: 64, Threads: 1}
@@ -114,7 +116,11 @@ func TestIdentityKDFCaps(t *testing.T) {
 		"time":    func(b []byte) { b[off], b[off+1], b[off+2], b[off+3] = 0, 0, 0, 11 },
 		"memory":  func(b []byte) { b[off+4], b[off+5], b[off+6], b[off+7] = 0, 0x10, 0, 1 },
 		"threads": func(b []byte) { b[off+8] = 17 },
-		"zero":    func(b []byte) { b[off], b[off+1], b[off+2], b[off+3] = 0, 0, 0, 0 },
+		// Within the caps of format v1, above today's.
+		"memory-v1":  func(b []byte) { b[off+4], b[off+5], b[off+6], b[off+7] = 0, 0x04, 0, 1 }, // 256 MiB + 1 KiB
+		"threads-v1": func(b []byte) { b[off+8] = 9 },
+		"work":       func(b []byte) { b[off+3], b[off+4], b[off+5], b[off+6], b[off+7] = 5, 0, 0x04, 0, 0 }, // t=5 at 256 MiB
+		"zero":       func(b []byte) { b[off], b[off+1], b[off+2], b[off+3] = 0, 0, 0, 0 },
 	}
 	for name, mut := range cases {
 		b := append([]byte(nil), data...)
@@ -127,6 +133,11 @@ func TestIdentityKDFCaps(t *testing.T) {
 	}
 	if _, err := MarshalIdentity(id, []byte("pw"), &KDFParams{Time: 100, MemoryKiB: 64, Threads: 1}); err == nil {
 		t.Fatal("marshal accepted params above the caps")
+	}
+	// The largest accepted file: most memory, most passes the work cap allows.
+	// (Checked without running the KDF: BenchmarkParseIdentityAtCaps does.)
+	if err := (wire.KDFParams{Time: 4, MemoryKiB: 256 << 10, Threads: 8}).Check(); err != nil {
+		t.Fatalf("params at the caps refused: %v", err)
 	}
 }
 

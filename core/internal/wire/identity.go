@@ -28,11 +28,19 @@ const (
 	saltLen   = 16
 )
 
-// KDF parameter caps enforced when reading: a file cannot demand more work.
+// KDF parameter caps enforced when reading (and writing): a file cannot
+// demand more work. They sit well above the default (t=3, 64 MiB, p=4) and
+// bound what an attacker-crafted file costs a host per passphrase attempt:
+// at most 256 MiB of memory and t x m <= 1 GiB-pass of work (for example
+// t=4 at 256 MiB), 5.3 times the default's 192 MiB-passes. The caps of
+// format v1 (t <= 10, 1 GiB, p <= 16) let one file cost about 33 s and
+// 1 GiB per attempt.
 const (
 	MaxTime      = 10
-	MaxMemoryKiB = 1 << 20 // 1 GiB
-	MaxThreads   = 16
+	MaxMemoryKiB = 256 << 10 // 256 MiB
+	MaxThreads   = 8
+	// MaxWorkKiB caps Time x MemoryKiB.
+	MaxWorkKiB = 1 << 20
 )
 
 // KDFParams are the Argon2id parameters of a sealed identity.
@@ -60,6 +68,8 @@ func (p KDFParams) Check() error {
 		return fmt.Errorf("%w: threads %d not in 1..%d", ErrKDFParams, p.Threads, MaxThreads)
 	case p.MemoryKiB < 8*uint32(p.Threads) || p.MemoryKiB > MaxMemoryKiB:
 		return fmt.Errorf("%w: memory %d KiB not in %d..%d", ErrKDFParams, p.MemoryKiB, 8*uint32(p.Threads), MaxMemoryKiB)
+	case uint64(p.Time)*uint64(p.MemoryKiB) > MaxWorkKiB:
+		return fmt.Errorf("%w: time %d x memory %d KiB is above %d", ErrKDFParams, p.Time, p.MemoryKiB, MaxWorkKiB)
 	}
 	return nil
 }

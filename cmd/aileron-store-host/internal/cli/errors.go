@@ -51,6 +51,10 @@ func (a *App) describe(err error) string {
 		return fmt.Sprintf("not a member: identity %q is not a member of vault %q (an admin must grant it access first)", as, vault)
 	case errors.Is(err, core.ErrNotAdmin):
 		return fmt.Sprintf("not an admin: identity %q is a member of vault %q but only admins can grant, revoke and rotate", as, vault)
+	case errors.Is(err, core.ErrPinnedVault):
+		return fmt.Sprintf("%v; if an admin deliberately replaced the vault, open the new one with its grant token: aileron-store-host vault join %s TOKEN --as %s", inner, shellQuote(vault), as)
+	case errors.Is(err, core.ErrAmbiguousVault):
+		return fmt.Sprintf("%v; run: aileron-store-host vault join %s TOKEN --as %s", inner, shellQuote(vault), as)
 	case errors.Is(err, core.ErrRollback):
 		return fmt.Sprintf("rolled-back data: the backend %q served an older state than this host has already seen (%v); do not trust it until you know why", backendName, inner)
 	case errors.Is(err, core.ErrTampered):

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/spf13/cobra"
@@ -47,6 +48,9 @@ type App struct {
 	cfg       *config.Config
 	log       hclog.Logger
 	rep       *progress.Reporter // of the engine's sweeps, once opened
+	// sessionTTL is how long the engine keeps a vault unlocked (serve's
+	// --session-ttl); 0 => the engine's default.
+	sessionTTL time.Duration
 }
 
 // Main runs the command line with args (without the program name) and

@@ -15,6 +15,12 @@ import (
 	"github.com/ALRubinger/aileron-store/core"
 )
 
+// The range of serve's --session-ttl.
+const (
+	minSessionTTL = time.Second
+	maxSessionTTL = 24 * time.Hour
+)
+
 func (a *App) serveCmd() *cobra.Command {
 	var socket, auditLog string
 	var ttl time.Duration
@@ -50,9 +56,12 @@ session.`,
 			if socket == "" {
 				socket = filepath.Join(a.home, "serve.sock")
 			}
-			if ttl <= 0 {
-				return usagef("--session-ttl must be positive")
+			if ttl < minSessionTTL || ttl > maxSessionTTL {
+				return usagef("--session-ttl %s is out of range: want %s to %s", ttl, minSessionTTL, maxSessionTTL)
 			}
+			// The engine keeps each unlocked vault for the same TTL (a
+			// session cannot outlive its vault handle).
+			a.sessionTTL = ttl
 			e, b, closeFn, err := a.engine(ctx)
 			if err != nil {
 				return err
@@ -69,7 +78,7 @@ session.`,
 			if err != nil {
 				return err
 			}
-			srv := serve.New(a.serveUnlock(e), opts)
+			srv := serve.New(&serveOpener{a: a, e: e}, opts)
 			fmt.Fprintf(a.Stderr, "serving vaults from backend %q on %s (session TTL %s); stop with Ctrl-C\n", b.name, l.Addr(), ttl)
 			a.logger().Info("serving", "socket", l.Addr().String(), "backend", b.name, "session_ttl", ttl.String())
 			err = serve.Run(ctx, l, srv)
@@ -78,43 +87,55 @@ session.`,
 		}),
 	}
 	c.Flags().StringVar(&socket, "socket", "", "unix socket `PATH` (default <home>/serve.sock)")
-	c.Flags().DurationVar(&ttl, "session-ttl", 15*time.Minute, "longest lifetime of an unlocked session")
+	c.Flags().DurationVar(&ttl, "session-ttl", 15*time.Minute, "longest lifetime of an unlocked session, 1s to 24h")
 	c.Flags().StringVar(&auditLog, "audit-log", "", "append every call to `FILE` as a JSON line; a call that cannot be logged is refused")
 	return c
 }
 
-// serveUnlock opens identity with the passphrase a client sent and unlocks
-// vault with it.
-func (a *App) serveUnlock(e *core.Engine) serve.UnlockFunc {
-	return func(ctx context.Context, vault, identity string, passphrase []byte) (serve.Vault, error) {
-		if !nameRE.MatchString(identity) {
-			return nil, fmt.Errorf("identity %q: %w", identity, serve.ErrUnknownIdentity)
-		}
-		data, err := os.ReadFile(filepath.Join(a.identityDir(), identity+keyExt))
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("identity %q: %w", identity, serve.ErrUnknownIdentity)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("identity %q: %w", identity, err)
-		}
-		defer clear(data)
-		id, err := core.ParseIdentity(data, func() ([]byte, error) {
-			if len(passphrase) == 0 {
-				return nil, fmt.Errorf("identity %q is sealed and no passphrase was sent: %w", identity, core.ErrWrongPassphrase)
-			}
-			return append([]byte(nil), passphrase...), nil
-		})
-		if err != nil {
-			return nil, fmt.Errorf("identity %q: %w", identity, err)
-		}
-		var v *core.Vault
-		err = retryConflict(ctx, func() (err error) { v, err = e.Unlock(ctx, vault, id); return err })
-		if err != nil {
-			id.Wipe()
-			return nil, fmt.Errorf("vault %q: %w", vault, err)
-		}
-		return &servedVault{Vault: v, id: id}, nil
+// serveOpener opens identities from the home directory and vaults from e.
+type serveOpener struct {
+	a *App
+	e *core.Engine
+}
+
+// OpenIdentity reads identity's file and opens it with the passphrase a
+// client sent (the Argon2id step, which serve runs one at a time).
+func (o *serveOpener) OpenIdentity(ctx context.Context, identity string, passphrase []byte) (serve.Identity, error) {
+	if !nameRE.MatchString(identity) {
+		return nil, fmt.Errorf("identity %q: %w", identity, serve.ErrUnknownIdentity)
 	}
+	data, err := os.ReadFile(filepath.Join(o.a.identityDir(), identity+keyExt))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("identity %q: %w", identity, serve.ErrUnknownIdentity)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("identity %q: %w", identity, err)
+	}
+	defer clear(data)
+	id, err := core.ParseIdentity(data, func() ([]byte, error) {
+		if len(passphrase) == 0 {
+			return nil, fmt.Errorf("identity %q is sealed and no passphrase was sent: %w", identity, core.ErrWrongPassphrase)
+		}
+		return append([]byte(nil), passphrase...), nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("identity %q: %w", identity, err)
+	}
+	return id, nil
+}
+
+// UnlockVault unlocks vault as id, an identity from OpenIdentity.
+func (o *serveOpener) UnlockVault(ctx context.Context, vault string, sid serve.Identity) (serve.Vault, error) {
+	id, ok := sid.(*core.Identity)
+	if !ok {
+		return nil, fmt.Errorf("vault %q: identity of type %T", vault, sid)
+	}
+	var v *core.Vault
+	err := retryConflict(ctx, func() (err error) { v, err = o.e.Unlock(ctx, vault, id); return err })
+	if err != nil {
+		return nil, fmt.Errorf("vault %q: %w", vault, err)
+	}
+	return &servedVault{Vault: v, id: id}, nil
 }
 
 // servedVault wipes the identity when its session ends: the vault handle

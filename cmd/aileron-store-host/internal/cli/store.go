@@ -84,8 +84,9 @@ func (a *App) engine(ctx context.Context) (*core.Engine, *backend, func(), error
 	rep := a.progress()
 	a.rep = rep
 	e, err := core.New(b.client, &core.Options{
-		StateDir: stateDir,
-		Logger:   a.logger().Named("core"),
+		StateDir:   stateDir,
+		SessionTTL: a.sessionTTL,
+		Logger:     a.logger().Named("core"),
 		Progress: func(p core.Progress) {
 			rep.Update(fmt.Sprintf("%s %s", p.Op, p.Vault), p.Done, p.Total)
 		},
@@ -108,8 +109,9 @@ type session struct {
 	close   func()
 }
 
-// openVault unlocks vault as identity as.
-func (a *App) openVault(ctx context.Context, vault, as string) (*session, error) {
+// openVault unlocks vault as identity as (opts: at most one, see
+// core.Engine.Unlock).
+func (a *App) openVault(ctx context.Context, vault, as string, opts ...core.UnlockOptions) (*session, error) {
 	if as == "" {
 		return nil, usagef("--as NAME is required: the identity to act as")
 	}
@@ -128,7 +130,7 @@ func (a *App) openVault(ctx context.Context, vault, as string) (*session, error)
 	var v *core.Vault
 	err = retryConflict(ctx, func() error {
 		var err error
-		v, err = e.Unlock(ctx, vault, id)
+		v, err = e.Unlock(ctx, vault, id, opts...)
 		return err
 	})
 	if err != nil {

@@ -19,7 +19,7 @@ Every command acts as the identity named by --as.`,
 		Args: cobra.ArbitraryArgs,
 		RunE: group,
 	}
-	c.AddCommand(a.vaultCreateCmd(), a.vaultListCmd(), a.vaultMembersCmd(), a.vaultGrantCmd(), a.vaultRevokeCmd(), a.vaultRotateCmd(), a.vaultHistoryCmd())
+	c.AddCommand(a.vaultCreateCmd(), a.vaultListCmd(), a.vaultMembersCmd(), a.vaultGrantCmd(), a.vaultRevokeCmd(), a.vaultRotateCmd(), a.vaultJoinCmd(), a.vaultStatusCmd(), a.vaultHistoryCmd())
 	return c
 }
 
@@ -157,7 +157,12 @@ func (a *App) vaultGrantCmd() *cobra.Command {
 		Long: `Seal the vault's current key to RECIPIENT and add it to the vault as MEMBER.
 RECIPIENT is a recipient string (from "identity show NAME --recipient") or
 the path of a file holding one. The grantee's passphrase is never needed.
-Compare the printed fingerprint with the grantee over another channel.`,
+Compare the printed fingerprint with the grantee over another channel.
+
+It prints a grant token: hand it to the new member over a channel you trust,
+and they run "vault join VAULT TOKEN --as NAME" once on their host, so that
+their host opens this vault (not another of the same name) and refuses an
+old state or a fork of it.`,
 		Example: `  aileron-store-host vault grant team "$(aileron-store-host identity show bob --recipient)" --name bob --as alice
   aileron-store-host vault grant team ./carol.recipient --name carol --admin --as alice`,
 		Args: exactArgs(2, "VAULT and RECIPIENT"),
@@ -189,7 +194,7 @@ Compare the printed fingerprint with the grantee over another channel.`,
 				return err
 			}
 			fmt.Fprintf(a.Stdout, "granted %q (%s, fingerprint %s) access to vault %q\n", member, roleName(role), r.Fingerprint(), args[0])
-			return nil
+			return a.printGrantToken(s, member)
 		}),
 	}
 	asFlag(c, &as)

@@ -34,6 +34,9 @@ const (
 	ReasonBackendNotFound    = "BACKEND_NOT_FOUND"
 	ReasonInvalidArgument    = "INVALID_ARGUMENT"
 	ReasonAuditLog           = "AUDIT_LOG_FAILED"
+	ReasonBusy               = "BUSY"
+	ReasonPinnedVault        = "PINNED_VAULT"
+	ReasonAmbiguousVault     = "AMBIGUOUS_VAULT"
 )
 
 // classify returns the status code and reason of err ("" when none fits).
@@ -43,6 +46,12 @@ func classify(err error) (codes.Code, string) {
 		return codes.Canceled, ""
 	case errors.Is(err, context.DeadlineExceeded):
 		return codes.DeadlineExceeded, ""
+	case errors.Is(err, ErrBusy):
+		return codes.ResourceExhausted, ReasonBusy
+	case errors.Is(err, core.ErrPinnedVault):
+		return codes.DataLoss, ReasonPinnedVault
+	case errors.Is(err, core.ErrAmbiguousVault):
+		return codes.FailedPrecondition, ReasonAmbiguousVault
 	case errors.Is(err, core.ErrWrongPassphrase):
 		return codes.Unauthenticated, ReasonWrongPassphrase
 	case errors.Is(err, core.ErrLocked):

@@ -16,6 +16,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -34,20 +35,49 @@ type Vault interface {
 	Put(ctx context.Context, name string, value []byte) error
 	List(ctx context.Context) ([]string, error)
 	Delete(ctx context.Context, name string) error
+	// Expires is when the vault locks itself (its engine's session TTL);
+	// a session never outlives it.
+	Expires() time.Time
 	Lock()
 }
 
-// UnlockFunc opens vault as identity with passphrase (nil or empty for an
-// unsealed identity). It must not keep passphrase.
-type UnlockFunc func(ctx context.Context, vault, identity string, passphrase []byte) (Vault, error)
+// Identity is an opened member identity (*core.Identity).
+type Identity interface {
+	// Wipe clears its private keys.
+	Wipe()
+}
+
+// Opener opens identities and vaults for the server, in two steps so that
+// the server can run the expensive one (the passphrase's Argon2id) one at a
+// time.
+type Opener interface {
+	// OpenIdentity opens the identity named identity with passphrase (nil
+	// or empty for an unsealed identity): the step that runs the passphrase
+	// KDF. The server runs at most one OpenIdentity at a time. It must not
+	// keep passphrase. An identity that does not exist => ErrUnknownIdentity.
+	OpenIdentity(ctx context.Context, identity string, passphrase []byte) (Identity, error)
+	// UnlockVault opens vault as id (an Identity from OpenIdentity). On
+	// success the returned Vault owns id and wipes it on Lock; on error the
+	// server wipes id.
+	UnlockVault(ctx context.Context, vault string, id Identity) (Vault, error)
+}
 
 // ErrUnknownIdentity is returned by an UnlockFunc for an identity that does
 // not exist; it maps to NOT_FOUND.
 var ErrUnknownIdentity = errors.New("unknown identity")
 
+// ErrBusy is returned (RESOURCE_EXHAUSTED) by an Unlock that finds
+// MaxKDFWaiters unlocks already waiting for the key-derivation step.
+var ErrBusy = errors.New("busy")
+
+// MaxKDFWaiters bounds the Unlock calls that wait while another runs its
+// passphrase KDF; one more fails at once with ErrBusy rather than queue.
+const MaxKDFWaiters = 8
+
 // Options configure a Server.
 type Options struct {
-	// TTL is the longest session lifetime; 0 means 15 minutes.
+	// TTL is the longest session lifetime; 0 means 15 minutes. The engine
+	// behind the Opener must keep unlocked vaults at least as long.
 	TTL time.Duration
 	// Logger; nil means none.
 	Logger hclog.Logger
@@ -61,11 +91,16 @@ type Options struct {
 // Server implements hostapi.VaultServer.
 type Server struct {
 	hostapi.UnimplementedVaultServer
-	unlock UnlockFunc
-	ttl    time.Duration
-	log    hclog.Logger
-	now    func() time.Time
-	audit  *AuditLog
+	open  Opener
+	ttl   time.Duration
+	log   hclog.Logger
+	now   func() time.Time
+	audit *AuditLog
+
+	// kdf admits one OpenIdentity at a time; kdfWaiters counts the
+	// Unlocks waiting for it.
+	kdf        chan struct{}
+	kdfWaiters atomic.Int32
 
 	mu       sync.Mutex
 	sessions map[[32]byte]*session
@@ -79,11 +114,11 @@ type session struct {
 }
 
 // New returns a Server.
-func New(unlock UnlockFunc, opts *Options) *Server {
+func New(open Opener, opts *Options) *Server {
 	if opts == nil {
 		opts = &Options{}
 	}
-	s := &Server{unlock: unlock, ttl: opts.TTL, log: opts.Logger, now: opts.Now, audit: opts.Audit, sessions: map[[32]byte]*session{}}
+	s := &Server{open: open, ttl: opts.TTL, log: opts.Logger, now: opts.Now, audit: opts.Audit, sessions: map[[32]byte]*session{}, kdf: make(chan struct{}, 1)}
 	if s.ttl <= 0 {
 		s.ttl = 15 * time.Minute
 	}
@@ -103,7 +138,7 @@ func (s *Server) Unlock(ctx context.Context, req *hostapi.UnlockRequest) (*hosta
 	if req.GetVault() == "" || req.GetIdentity() == "" {
 		return nil, status.Error(codes.InvalidArgument, "vault and identity are required")
 	}
-	v, err := s.unlock(ctx, req.GetVault(), req.GetIdentity(), pass)
+	v, err := s.unlockVault(ctx, req.GetVault(), req.GetIdentity(), pass)
 	if err != nil {
 		s.log.Info("unlock refused", "vault", req.GetVault(), "identity", req.GetIdentity(), "error", err)
 		return nil, toStatus(err)
@@ -119,11 +154,52 @@ func (s *Server) Unlock(ctx context.Context, req *hostapi.UnlockRequest) (*hosta
 	}
 	token := base64.RawURLEncoding.EncodeToString(tok[:])
 	exp := s.now().Add(ttl)
+	if ve := v.Expires(); ve.Before(exp) {
+		exp = ve
+	}
 	s.mu.Lock()
 	s.sessions[sha256.Sum256([]byte(token))] = &session{vault: v, name: req.GetVault(), identity: req.GetIdentity(), expires: exp}
 	s.mu.Unlock()
-	s.log.Info("vault unlocked", "vault", req.GetVault(), "identity", req.GetIdentity(), "ttl", ttl.String())
+	s.log.Info("vault unlocked", "vault", req.GetVault(), "identity", req.GetIdentity(), "expires", exp.UTC().Format(time.RFC3339))
 	return &hostapi.UnlockResponse{Session: token, ExpiresUnix: exp.Unix()}, nil
+}
+
+// unlockVault opens the identity (one KDF at a time) and then the vault.
+func (s *Server) unlockVault(ctx context.Context, vault, identity string, pass []byte) (Vault, error) {
+	id, err := s.openIdentity(ctx, identity, pass)
+	if err != nil {
+		return nil, err
+	}
+	v, err := s.open.UnlockVault(ctx, vault, id)
+	if err != nil {
+		id.Wipe()
+		return nil, err
+	}
+	return v, nil
+}
+
+// openIdentity runs OpenIdentity when no other one runs, waiting behind at
+// most MaxKDFWaiters others: an Argon2id derivation takes up to a few
+// seconds and 256 MiB, so parallel ones would only let a client exhaust the
+// host's memory and CPU.
+func (s *Server) openIdentity(ctx context.Context, identity string, pass []byte) (Identity, error) {
+	select {
+	case s.kdf <- struct{}{}:
+	default:
+		if n := s.kdfWaiters.Add(1); n > MaxKDFWaiters {
+			s.kdfWaiters.Add(-1)
+			return nil, fmt.Errorf("%w: %d unlocks are already waiting for the passphrase key derivation, which runs one at a time; retry in a few seconds", ErrBusy, MaxKDFWaiters)
+		}
+		select {
+		case s.kdf <- struct{}{}:
+			s.kdfWaiters.Add(-1)
+		case <-ctx.Done():
+			s.kdfWaiters.Add(-1)
+			return nil, ctx.Err()
+		}
+	}
+	defer func() { <-s.kdf }()
+	return s.open.OpenIdentity(ctx, identity, pass)
 }
 
 var errSession = statusOf(codes.Unauthenticated, ReasonSessionEnded, "session unknown, expired or locked: unlock the vault again")

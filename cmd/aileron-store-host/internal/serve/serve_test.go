@@ -67,18 +67,8 @@ func startWith(t testing.TB, audit *AuditLog) *fixture {
 		t.Fatal(err)
 	}
 	v.Lock()
-	unlock := func(ctx context.Context, vault, identity string, pass []byte) (Vault, error) {
-		if identity != "alice" {
-			return nil, ErrUnknownIdentity
-		}
-		id, err := core.ParseIdentity(sealed, func() ([]byte, error) { return append([]byte(nil), pass...), nil })
-		if err != nil {
-			return nil, err
-		}
-		return eng.Unlock(ctx, vault, id)
-	}
 	c := &clock{t: time.Unix(1_000_000, 0)}
-	srv := New(unlock, &Options{TTL: time.Minute, Now: c.now, Audit: audit})
+	srv := New(&coreOpener{eng: eng, sealed: sealed}, &Options{TTL: time.Minute, Now: c.now, Audit: audit})
 
 	dir := filepath.Join(t.TempDir(), "run")
 	sock := filepath.Join(dir, "s.sock")
@@ -106,6 +96,23 @@ func startWith(t testing.TB, audit *AuditLog) *fixture {
 	}
 	t.Cleanup(func() { conn.Close() })
 	return &fixture{client: hostapi.NewVaultClient(conn), srv: srv, clock: c, socket: sock}
+}
+
+// coreOpener opens the one identity "alice" from sealed, and vaults of eng.
+type coreOpener struct {
+	eng    *core.Engine
+	sealed []byte
+}
+
+func (o *coreOpener) OpenIdentity(ctx context.Context, identity string, pass []byte) (Identity, error) {
+	if identity != "alice" {
+		return nil, ErrUnknownIdentity
+	}
+	return core.ParseIdentity(o.sealed, func() ([]byte, error) { return append([]byte(nil), pass...), nil })
+}
+
+func (o *coreOpener) UnlockVault(ctx context.Context, vault string, id Identity) (Vault, error) {
+	return o.eng.Unlock(ctx, vault, id.(*core.Identity))
 }
 
 func code(err error) codes.Code { return status.Code(err) }
