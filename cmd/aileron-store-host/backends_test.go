@@ -1,6 +1,7 @@
 package main
 
-// The CLI against every backend the test command provisions: PostgreSQL
+// The CLI against every backend the test command provisions: fs (the
+// built-in plugin, configured explicitly), PostgreSQL
 // (a throwaway cluster), S3 (versitygw) and GCS (fake-gcs-server), each
 // through its real plugin binary found in plugin_dir, and a migration
 // fs -> postgres -> s3 with every credential readable afterwards.
@@ -35,9 +36,10 @@ func pluginDir(t *testing.T) string {
 	return dir
 }
 
-// scenarioBackends names the servers the black-box scenario runs on: each
-// S3 server the test command provisions (testenv.S3Kinds) runs the s3 plugin.
-var scenarioBackends = []string{"postgres", "s3", "s3/" + string(testenv.VersitygwSidecar), "s3/" + string(testenv.MinIO), "gcs"}
+// scenarioBackends names the servers the black-box scenario runs on: the
+// built-in fs plugin configured explicitly, and each S3 server the test
+// command provisions (testenv.S3Kinds) runs the s3 plugin.
+var scenarioBackends = []string{"fs", "postgres", "s3", "s3/" + string(testenv.VersitygwSidecar), "s3/" + string(testenv.MinIO), "gcs"}
 
 // backendConfig writes a config file for a fresh, empty store on server
 // (a backend name, or s3/<testenv.S3Kind>) and returns it with the backend.
@@ -46,6 +48,8 @@ func backendConfig(t *testing.T, server string) (string, string) {
 	var cfg map[string]string
 	backend := server
 	switch server {
+	case "fs": // the built-in plugin: the host binary itself
+		return backend, writeConfigFile(t, backend, "", map[string]string{"path": filepath.Join(t.TempDir(), "fs-data")})
 	case "postgres":
 		_, dsn := testenv.Postgres(t).NewDatabase(t, nil)
 		cfg = map[string]string{"dsn": dsn}
@@ -91,6 +95,7 @@ func writeConfigFile(t *testing.T, backend, plugins string, cfg map[string]strin
 func TestScenarioPerBackend(t *testing.T) {
 	for _, server := range scenarioBackends {
 		t.Run(server, func(t *testing.T) {
+			start := time.Now()
 			h := newHost(t)
 			backend, cfg := backendConfig(t, server)
 			c := []string{"--config", cfg}
@@ -117,6 +122,7 @@ func TestScenarioPerBackend(t *testing.T) {
 			}
 			h.fail(1, []string{`not a member`, `"bob"`}, nil, nil, append(c, "cred", "get", "team", "cred-00", "--as", "bob")...)
 			h.ok(nil, nil, append(c, "vault", "rotate", "team", "--as", "ops")...)
+			checkHistory(h, start, c...)
 			h.ok(nil, nil, append(c, "cred", "rm", "team", "cred-02", "--as", "ops")...)
 			delete(want, "cred-02")
 			checkVault(h, want, "ops", c...)

@@ -21,7 +21,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
-	"github.com/ALRubinger/aileron-store/internal/hostapi"
+	hostapi "github.com/ALRubinger/aileron-store/api/hostapi/v1"
 	"github.com/ALRubinger/aileron-store/internal/testenv"
 )
 

@@ -4,7 +4,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ALRubinger/aileron-store/internal/hostapi"
+	hostapi "github.com/ALRubinger/aileron-store/api/hostapi/v1"
 )
 
 // TestServeSessionTTL: serve's --session-ttl reaches the engine, so a TTL

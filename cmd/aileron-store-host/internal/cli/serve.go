@@ -22,13 +22,13 @@ const (
 )
 
 func (a *App) serveCmd() *cobra.Command {
-	var socket string
+	var socket, auditLog string
 	var ttl time.Duration
 	c := &cobra.Command{
 		Use:   "serve [--socket PATH]",
 		Short: "Serve the local API for the trusted runtime on a unix socket",
 		Long: `Serve the local API (gRPC service aileron.store.host.v1.Vault, see
-internal/hostapi/hostapi.proto) on a unix socket that only this user can
+api/hostapi/v1/hostapi.proto) on a unix socket that only this user can
 reach: the socket is created 0600 in a directory that must be accessible by
 this user alone (created 0700 if missing), and connections from other users
 are dropped.
@@ -38,10 +38,15 @@ token; Get, Put, List and Delete then use the unlocked vault key until the
 session's TTL passes or the client calls Lock. The passphrase travels only
 over the socket and is cleared after use.
 
+With --audit-log FILE every call is appended to FILE as one JSON line (time,
+caller's uid and pid, identity, vault, operation, outcome, the credential
+name as an HMAC: see "audit hash"); a call that cannot be logged is refused.
+
 The server runs until interrupted (SIGINT or SIGTERM), then locks every
 session.`,
 		Example: `  aileron-store-host serve
-  aileron-store-host serve --socket /run/user/1000/aileron/store.sock --session-ttl 5m`,
+  aileron-store-host serve --socket /run/user/1000/aileron/store.sock --session-ttl 5m
+  aileron-store-host serve --audit-log /var/log/aileron/access.log`,
 		Args: exactArgs(0, ""),
 		RunE: run(func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
@@ -62,11 +67,18 @@ session.`,
 				return err
 			}
 			defer closeFn()
+			opts := &serve.Options{TTL: ttl, Logger: a.logger().Named("serve")}
+			if auditLog != "" {
+				if opts.Audit, err = a.openAuditLog(auditLog); err != nil {
+					return err
+				}
+				defer opts.Audit.Close()
+			}
 			l, err := serve.Listen(socket)
 			if err != nil {
 				return err
 			}
-			srv := serve.New(&serveOpener{a: a, e: e}, &serve.Options{TTL: ttl, Logger: a.logger().Named("serve")})
+			srv := serve.New(&serveOpener{a: a, e: e}, opts)
 			fmt.Fprintf(a.Stderr, "serving vaults from backend %q on %s (session TTL %s); stop with Ctrl-C\n", b.name, l.Addr(), ttl)
 			a.logger().Info("serving", "socket", l.Addr().String(), "backend", b.name, "session_ttl", ttl.String())
 			err = serve.Run(ctx, l, srv)
@@ -76,6 +88,7 @@ session.`,
 	}
 	c.Flags().StringVar(&socket, "socket", "", "unix socket `PATH` (default <home>/serve.sock)")
 	c.Flags().DurationVar(&ttl, "session-ttl", 15*time.Minute, "longest lifetime of an unlocked session, 1s to 24h")
+	c.Flags().StringVar(&auditLog, "audit-log", "", "append every call to `FILE` as a JSON line; a call that cannot be logged is refused")
 	return c
 }
 

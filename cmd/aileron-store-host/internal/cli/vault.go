@@ -20,7 +20,7 @@ Every command acts as the identity named by --as.`,
 		Args: cobra.ArbitraryArgs,
 		RunE: group,
 	}
-	c.AddCommand(a.vaultCreateCmd(), a.vaultListCmd(), a.vaultMembersCmd(), a.vaultGrantCmd(), a.vaultRevokeCmd(), a.vaultRotateCmd(), a.vaultJoinCmd(), a.vaultStatusCmd(), a.vaultQuarantineCmd())
+	c.AddCommand(a.vaultCreateCmd(), a.vaultListCmd(), a.vaultMembersCmd(), a.vaultGrantCmd(), a.vaultRevokeCmd(), a.vaultRotateCmd(), a.vaultJoinCmd(), a.vaultStatusCmd(), a.vaultQuarantineCmd(), a.vaultHistoryCmd())
 	return c
 }
 

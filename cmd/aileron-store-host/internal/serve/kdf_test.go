@@ -10,7 +10,7 @@ import (
 
 	"google.golang.org/grpc/codes"
 
-	"github.com/ALRubinger/aileron-store/internal/hostapi"
+	hostapi "github.com/ALRubinger/aileron-store/api/hostapi/v1"
 )
 
 // gatedOpener's OpenIdentity blocks until released and records how many

@@ -25,8 +25,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"github.com/ALRubinger/aileron-store/core"
-	"github.com/ALRubinger/aileron-store/internal/hostapi"
+	hostapi "github.com/ALRubinger/aileron-store/api/hostapi/v1"
 	"github.com/ALRubinger/aileron-store/sdk"
 )
 
@@ -84,15 +83,19 @@ type Options struct {
 	Logger hclog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Audit, if set, is the access log every call is written to
+	// (audit.go); the caller closes it after Run.
+	Audit *AuditLog
 }
 
 // Server implements hostapi.VaultServer.
 type Server struct {
 	hostapi.UnimplementedVaultServer
-	open Opener
-	ttl  time.Duration
-	log  hclog.Logger
-	now  func() time.Time
+	open  Opener
+	ttl   time.Duration
+	log   hclog.Logger
+	now   func() time.Time
+	audit *AuditLog
 
 	// kdf admits one OpenIdentity at a time; kdfWaiters counts the
 	// Unlocks waiting for it.
@@ -115,7 +118,7 @@ func New(open Opener, opts *Options) *Server {
 	if opts == nil {
 		opts = &Options{}
 	}
-	s := &Server{open: open, ttl: opts.TTL, log: opts.Logger, now: opts.Now, sessions: map[[32]byte]*session{}, kdf: make(chan struct{}, 1)}
+	s := &Server{open: open, ttl: opts.TTL, log: opts.Logger, now: opts.Now, audit: opts.Audit, sessions: map[[32]byte]*session{}, kdf: make(chan struct{}, 1)}
 	if s.ttl <= 0 {
 		s.ttl = 15 * time.Minute
 	}
@@ -199,7 +202,7 @@ func (s *Server) openIdentity(ctx context.Context, identity string, pass []byte)
 	return s.open.OpenIdentity(ctx, identity, pass)
 }
 
-var errSession = status.Error(codes.Unauthenticated, "session unknown, expired or locked: unlock the vault again")
+var errSession = statusOf(codes.Unauthenticated, ReasonSessionEnded, "session unknown, expired or locked: unlock the vault again")
 
 func (s *Server) session(token string) (*session, error) {
 	key := sha256.Sum256([]byte(token))
@@ -311,39 +314,11 @@ func (s *Server) LockAll() {
 	}
 }
 
-// toStatus maps an error to a gRPC status; the message is the error's text,
-// which never holds a secret.
+// toStatus maps an error to a gRPC status with an ErrorInfo reason
+// (reason.go); the message is the error's text, which never holds a secret.
 func toStatus(err error) error {
-	code := codes.Unknown
-	switch {
-	case errors.Is(err, context.Canceled):
-		code = codes.Canceled
-	case errors.Is(err, context.DeadlineExceeded):
-		code = codes.DeadlineExceeded
-	case errors.Is(err, core.ErrWrongPassphrase), errors.Is(err, core.ErrLocked):
-		code = codes.Unauthenticated
-	case errors.Is(err, core.ErrNotMember), errors.Is(err, core.ErrNotAdmin):
-		code = codes.PermissionDenied
-	case errors.Is(err, core.ErrTampered), errors.Is(err, core.ErrRollback):
-		code = codes.DataLoss
-	case errors.Is(err, core.ErrCredentialNotFound), errors.Is(err, core.ErrVaultNotFound), errors.Is(err, ErrUnknownIdentity), errors.Is(err, sdk.ErrNotFound):
-		code = codes.NotFound
-	case errors.Is(err, sdk.ErrConflict):
-		code = codes.Aborted
-	case errors.Is(err, ErrBusy):
-		code = codes.ResourceExhausted
-	case errors.Is(err, core.ErrPinnedVault):
-		code = codes.DataLoss
-	case errors.Is(err, core.ErrAmbiguousVault):
-		code = codes.FailedPrecondition
-	case errors.Is(err, sdk.ErrInvalidArgument):
-		code = codes.InvalidArgument
-	case errors.Is(err, sdk.ErrPermissionDenied):
-		code = codes.PermissionDenied
-	case errors.Is(err, sdk.ErrUnavailable):
-		code = codes.Unavailable
-	}
-	return status.Error(code, err.Error())
+	code, reason := classify(err)
+	return statusOf(code, reason, err.Error())
 }
 
 // MaxMessageSize bounds gRPC messages: a maximum-size value plus framing.
@@ -443,7 +418,7 @@ func peerUID(c *net.UnixConn) (int, error) {
 // Run serves s on l until ctx ends, then stops gracefully and locks every
 // session.
 func Run(ctx context.Context, l net.Listener, s *Server) error {
-	gs := grpc.NewServer(grpc.MaxRecvMsgSize(MaxMessageSize), grpc.MaxSendMsgSize(MaxMessageSize))
+	gs := grpc.NewServer(append(s.grpcOptions(), grpc.MaxRecvMsgSize(MaxMessageSize), grpc.MaxSendMsgSize(MaxMessageSize))...)
 	hostapi.RegisterVaultServer(gs, s)
 	done := make(chan struct{})
 	defer close(done)

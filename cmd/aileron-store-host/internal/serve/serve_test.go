@@ -15,8 +15,8 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
+	hostapi "github.com/ALRubinger/aileron-store/api/hostapi/v1"
 	"github.com/ALRubinger/aileron-store/core"
-	"github.com/ALRubinger/aileron-store/internal/hostapi"
 	"github.com/ALRubinger/aileron-store/sdk/memstore"
 )
 
@@ -41,7 +41,10 @@ type fixture struct {
 
 // start serves a vault "team" owned by identity "alice" (passphrase "pw")
 // over a real core engine on an in-memory store.
-func start(t *testing.T) *fixture {
+func start(t testing.TB) *fixture { t.Helper(); return startWith(t, nil) }
+
+// startWith is start with an access log.
+func startWith(t testing.TB, audit *AuditLog) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	eng, err := core.New(memstore.New(), nil)
@@ -65,7 +68,7 @@ func start(t *testing.T) *fixture {
 	}
 	v.Lock()
 	c := &clock{t: time.Unix(1_000_000, 0)}
-	srv := New(&coreOpener{eng: eng, sealed: sealed}, &Options{TTL: time.Minute, Now: c.now})
+	srv := New(&coreOpener{eng: eng, sealed: sealed}, &Options{TTL: time.Minute, Now: c.now, Audit: audit})
 
 	dir := filepath.Join(t.TempDir(), "run")
 	sock := filepath.Join(dir, "s.sock")

@@ -1,4 +1,4 @@
-package hostapi
+package hostapiv1
 
 import (
 	"testing"

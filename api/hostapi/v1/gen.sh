@@ -1,5 +1,5 @@
 #!/bin/sh
-# Regenerates the Go code of hostapi.proto (go generate ./internal/hostapi,
+# Regenerates the Go code of hostapi.proto (go generate ./api/hostapi/v1,
 # or make generate). Needs protoc (Debian: apt-get install -y
 # protobuf-compiler) and the pinned generators, which
 # scripts/install-protoc-gen.sh installs into .tools/bin:
@@ -8,7 +8,7 @@
 # TestGeneratedCodeIsFresh fails when the checked-in code is stale.
 set -eu
 cd "$(dirname "$0")"
-root=$(cd ../.. && pwd)
+root=$(cd ../../.. && pwd)
 PATH="$root/.tools/bin:$(go env GOPATH)/bin:$PATH"
 protoc --proto_path=. \
   --go_out=. --go_opt=paths=source_relative \
