@@ -4,8 +4,9 @@
 # throwaway home directory, with nothing to set up beyond Go:
 #
 #   two identities (alice sealed under a passphrase, bob without one), a vault,
-#   credentials stored and read back, bob granted and reading, bob revoked and
-#   denied, alice still reading.
+#   credentials stored and read back, bob granted (joining with the grant
+#   token) and reading, bob revoked and denied, alice still reading, and the
+#   vault's verified history.
 #
 # Every step prints its command and output. The script exits non-zero as soon
 # as any step misbehaves, including a step that should fail but succeeds
@@ -100,6 +101,10 @@ step "bob shows his recipient string (public; what alice needs)" -- identity sho
 BOB_RECIPIENT="$("$BIN" identity show bob --recipient)"
 SHOW='vault grant team "$BOB_RECIPIENT" --name bob --as alice' \
 	as_alice step "alice grants bob (BOB_RECIPIENT=\$(aileron-store-host identity show bob --recipient))" -- vault grant team "$BOB_RECIPIENT" --name bob --as alice
+TOKEN="$(printf '%s\n' "$LAST" | sed -n 's/^grant token: //p')"
+[ -n "$TOKEN" ] || fail "vault grant printed no grant token"
+SHOW='vault join team "$TOKEN" --as bob' \
+	step "bob joins with the token alice handed him (his host pins this vault and its history)" -- vault join team "$TOKEN" --as bob
 as_alice step "alice lists the members" -- vault members team --as alice
 step "bob reads github-token" -- cred get team github-token --as bob
 expect_eq "bob's github-token" "$LAST" "ghp_demo_token_1234"
@@ -117,6 +122,12 @@ as_alice step "alice still reads openai-key" -- cred get team openai-key --as al
 expect_eq "openai-key" "$LAST" "sk-demo-openai-5678"
 as_alice step "alice's members after the revoke" -- vault members team --as alice
 case "$LAST" in *bob*) fail "bob is still listed as a member" ;; esac
+
+as_alice step "alice reads the vault's verified history (who signed what, when)" -- vault history team --as alice
+case "$LAST" in
+*created*granted*revoked*) echo "(checked: the history shows the create, the grant and the revoke)" ;;
+*) fail "vault history does not show created, granted and revoked" ;;
+esac
 
 denied "a wrong passphrase" "wrong passphrase" -- cred get team openai-key --as alice --passphrase-file /dev/stdin <<<"not alice's passphrase"
 
