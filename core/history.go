@@ -15,12 +15,13 @@ import (
 type ChangeKind uint8
 
 const (
-	ChangeCreated      ChangeKind = iota + 1 // the vault was created (first head)
-	ChangeGranted                            // Member was granted Role
-	ChangeRevoked                            // Member was revoked (the key rotated)
-	ChangeRotated                            // the key rotated without a revoke
-	ChangeRotationDone                       // a pending rotation's sweep finished (min epoch raised)
-	ChangeUpgraded                           // the vault's format was upgraded (FormatVersion says to what)
+	ChangeCreated        ChangeKind = iota + 1 // the vault was created (first head)
+	ChangeGranted                              // Member was granted Role
+	ChangeRevoked                              // Member was revoked (the key rotated)
+	ChangeRotated                              // the key rotated without a revoke
+	ChangeRotationDone                         // a pending rotation's sweep finished (min epoch raised)
+	ChangeUpgraded                             // the vault's format was upgraded (FormatVersion says to what)
+	ChangeOldKeysDeleted                       // a finished rotation's old key slots were deleted (the rotation is closed)
 )
 
 func (k ChangeKind) String() string {
@@ -37,6 +38,8 @@ func (k ChangeKind) String() string {
 		return "rotation-done"
 	case ChangeUpgraded:
 		return "upgraded"
+	case ChangeOldKeysDeleted:
+		return "old-keys-deleted"
 	}
 	return fmt.Sprintf("change(%d)", uint8(k))
 }
@@ -177,6 +180,9 @@ func changes(prev, h *wire.Head, name func(*wire.HeadMember) string) []Change {
 	}
 	if h.MinEpoch > prev.MinEpoch {
 		out = append(out, Change{Kind: ChangeRotationDone})
+	}
+	if prev.Pending.Kind != wire.PendingNone && h.Pending.Kind == wire.PendingNone && h.Epoch == prev.Epoch {
+		out = append(out, Change{Kind: ChangeOldKeysDeleted})
 	}
 	return out
 }

@@ -90,6 +90,8 @@ func describeChange(ch core.Change) string {
 		return "rotated the key"
 	case core.ChangeRotationDone:
 		return "rotation done (old epochs refused)"
+	case core.ChangeOldKeysDeleted:
+		return "old key slots deleted (rotation closed)"
 	}
 	return ch.Kind.String()
 }
