@@ -82,8 +82,9 @@ func (a *App) engine(ctx context.Context) (*core.Engine, *backend, func(), error
 	rep := a.progress()
 	a.rep = rep
 	e, err := core.New(b.client, &core.Options{
-		StateDir: stateDir,
-		Logger:   a.logger().Named("core"),
+		StateDir:   stateDir,
+		SessionTTL: a.sessionTTL,
+		Logger:     a.logger().Named("core"),
 		Progress: func(p core.Progress) {
 			rep.Update(fmt.Sprintf("%s %s", p.Op, p.Vault), p.Done, p.Total)
 		},
