@@ -647,7 +647,7 @@ func TestForkByRevokedAdmin(t *testing.T) {
 					t.Fatalf("history entry %+v", e)
 				}
 			}
-			want := []string{"created:", "granted:bob", "granted:carol", "granted:dave", "revoked:carol", "rotation-done:"}
+			want := []string{"created:", "granted:bob", "granted:carol", "granted:dave", "revoked:carol", "rotation-done:", "old-keys-deleted:"}
 			if !slices.Equal(kinds, want) {
 				t.Fatalf("history %v, want %v", kinds, want)
 			}

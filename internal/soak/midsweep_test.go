@@ -125,6 +125,7 @@ func TestHostKilledMidSweep(t *testing.T) {
 	// revoke was committed before the sweep started, so it is revoked.
 	for _, n := range names {
 		m.Creds[n] = one(n + "|initial")
+		m.Written[n+"|initial"] = true // written by the creator, a member, before the revoke
 	}
 	m.Guests["guest"] = one(absent)
 	members := map[string]*core.Identity{"creator": creator, "a": a, "b": b}

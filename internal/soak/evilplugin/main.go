@@ -109,7 +109,7 @@ func (e *evil) previous(key string, cur []byte, n int) []byte {
 // other returns the value of another key of the same kind and directory.
 func (e *evil) other(ctx context.Context, key string) []byte {
 	dir := key[:strings.LastIndex(key, "/")+1]
-	page, err := e.Store.List(ctx, sdk.ListOptions{Prefix: dir, WithValues: true})
+	page, err := e.Store.List(ctx, sdk.ListOptions{Prefix: dir, Limit: sdk.DefaultListLimit, WithValues: true})
 	if err != nil {
 		return nil
 	}
@@ -224,3 +224,25 @@ func factory(ctx context.Context, config map[string]string) (sdk.Store, error) {
 }
 
 func main() { sdk.Serve(factory, nil) }
+
+// WriteBatch keeps the fs store's native batch (and its atomic guard) but
+// runs each write through the same hooks as Put: a hanging or crashing key
+// hangs or crashes the batch, and every write that lands is remembered for
+// the stale modes.
+func (e *evil) WriteBatch(ctx context.Context, guard *sdk.Guard, writes []sdk.Write) ([]sdk.WriteResult, error) {
+	for _, w := range writes {
+		if m := e.mode(w.Key); m == "hang" || m == "crash" {
+			e.lie(ctx, m, w.Key, nil)
+		}
+	}
+	res, err := e.Store.WriteBatch(ctx, guard, writes)
+	if err != nil {
+		return res, err
+	}
+	for i, w := range writes {
+		if w.Kind == sdk.WritePut && res[i].Err == nil {
+			e.remember(w.Key, w.Value)
+		}
+	}
+	return res, nil
+}
