@@ -274,7 +274,11 @@ func RunWorker(ctx context.Context, cfg *WorkerConfig) error {
 	}
 	slowDone := cfg.SlowRevokeAfter <= 0
 	slowTries := 0
-	for ops := 0; ops < cfg.MaxOps && time.Now().Before(deadline) && ctx.Err() == nil; ops++ {
+	// The slowed revoke must get its tries even when the chaos of the run
+	// (plugin kills, lost races) used up the time: the loop goes on past the
+	// deadline, bounded, until it has run.
+	grace := deadline.Add(time.Minute)
+	for ops := 0; ctx.Err() == nil && (ops < cfg.MaxOps && time.Now().Before(deadline) || !slowDone && time.Now().Before(grace)); ops++ {
 		if !slowDone && time.Since(start) >= cfg.SlowRevokeAfter {
 			// Make sure a guest is a member, then revoke it slowly. A try
 			// that fails before its sweep (a killed plugin, a lost race) is
@@ -298,7 +302,7 @@ func RunWorker(ctx context.Context, cfg *WorkerConfig) error {
 			slow.armed.Store(false)
 			member[g] = false
 			slowTries++
-			slowDone = slowFired.Load() || slowTries >= 5
+			slowDone = slowFired.Load() || slowTries >= 10
 			continue
 		}
 		p := rng.IntN(100)
