@@ -13,6 +13,8 @@ import (
 	"github.com/ALRubinger/aileron-store/sdk"
 )
 
+var _ sdk.Batcher = (*Spy)(nil)
+
 // Spy is an sdk.Store that passes every call to the Store it wraps and
 // records every key, list prefix, start-after and value that crosses into
 // it, so that a test can prove what a backend (or a plugin) gets to see.
@@ -55,6 +57,25 @@ func (s *Spy) Put(ctx context.Context, key string, value []byte, cond sdk.Cond) 
 func (s *Spy) Delete(ctx context.Context, key string, cond sdk.Cond) error {
 	s.key(key)
 	return s.Store.Delete(ctx, key, cond)
+}
+
+// WriteBatch implements sdk.Batcher: it records every item's key and value
+// and passes the batch on (natively where the wrapped Store batches, so that
+// an atomic guard stays atomic through the spy).
+func (s *Spy) WriteBatch(ctx context.Context, guard *sdk.Guard, writes []sdk.Write) ([]sdk.WriteResult, error) {
+	s.mu.Lock()
+	s.calls++
+	if guard != nil {
+		s.keys = append(s.keys, guard.Key)
+	}
+	for _, w := range writes {
+		s.keys = append(s.keys, w.Key)
+		if w.Kind == sdk.WritePut {
+			s.values[w.Key] = append(s.values[w.Key], bytes.Clone(w.Value))
+		}
+	}
+	s.mu.Unlock()
+	return sdk.WriteBatch(ctx, s.Store, guard, writes)
 }
 
 // List implements sdk.Store.
