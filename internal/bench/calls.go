@@ -15,6 +15,10 @@ import (
 type countingStore struct {
 	sdk.Store
 	calls atomic.Int64
+	// written is the size of the last value the engine wrote (a record, padded
+	// as the format pads it), so that the raw baseline writes blobs of the
+	// same size.
+	written atomic.Int64
 }
 
 func (s *countingStore) Get(ctx context.Context, key string) ([]byte, sdk.Version, error) {
@@ -24,6 +28,7 @@ func (s *countingStore) Get(ctx context.Context, key string) ([]byte, sdk.Versio
 
 func (s *countingStore) Put(ctx context.Context, key string, value []byte, cond sdk.Cond) (sdk.Version, error) {
 	s.calls.Add(1)
+	s.written.Store(int64(len(value)))
 	return s.Store.Put(ctx, key, value, cond)
 }
 
@@ -48,6 +53,9 @@ func (s *countingStore) Capabilities() sdk.Capabilities {
 // WriteBatch is one call when the wrapped Store batches natively; otherwise
 // it is emulated over this wrapper, so each of the emulation's calls counts.
 func (s *countingStore) WriteBatch(ctx context.Context, guard *sdk.Guard, writes []sdk.Write) ([]sdk.WriteResult, error) {
+	if len(writes) > 0 && writes[0].Kind == sdk.WritePut {
+		s.written.Store(int64(len(writes[0].Value)))
+	}
 	if b, ok := s.Store.(sdk.Batcher); ok {
 		s.calls.Add(1)
 		return b.WriteBatch(ctx, guard, writes)

@@ -225,7 +225,7 @@ func (r *runner) rawFill(ctx context.Context) error {
 	if len(r.raw) > 0 {
 		return nil
 	}
-	val := make([]byte, r.p.ValueSize+recordOverhead)
+	val := make([]byte, r.rawSize())
 	rand.Read(val)
 	keys := make([]string, r.p.N)
 	for i := range keys {
@@ -239,20 +239,65 @@ func (r *runner) rawFill(ctx context.Context) error {
 	return err
 }
 
-// recordOverhead approximates the bytes an encrypted record adds to a value
-// (header, name, nonce, tag), so raw blobs are the same size.
-const recordOverhead = 96
-
-func (r *runner) ipcFloor(ctx context.Context) (Sample, error) {
-	if r.env.Ping == nil {
-		return Sample{}, nil
+// rawSize is the size of the raw baseline's blobs: that of the records the
+// engine wrote (padded as format 2 pads them), else the value size plus a
+// record's fixed overhead when the engine has written nothing yet.
+func (r *runner) rawSize() int {
+	if r.store != nil {
+		if n := r.store.written.Load(); n > 0 {
+			return int(n)
+		}
 	}
-	return Loop(ctx, r.p.Concurrency, r.p.Limits, func(ctx context.Context, _ int) error { return r.env.Ping(ctx) })
+	return r.p.ValueSize + recordOverhead
 }
 
-// pingRounds interleaves the ping workload's three loops so that drift on a
-// shared machine falls on each alike.
-const pingRounds = 5
+// recordOverhead approximates the bytes an encrypted record adds to a value
+// (header, name, nonce, tag, signature) before padding.
+const recordOverhead = 160
+
+// withFloor times host and baseline interleaved, and with them the IPC
+// floor (an empty round trip to the plugin process) when the store is a
+// plugin: it returns host, baseline and floor (zero when in process).
+func (r *runner) withFloor(ctx context.Context, host, baseline func(ctx context.Context, i int) error) ([]Sample, error) {
+	if r.env.Ping == nil {
+		s, err := r.interleaved(ctx, host, baseline)
+		return append(s, Sample{}), err
+	}
+	return r.interleaved(ctx, host, baseline, func(ctx context.Context, _ int) error { return r.env.Ping(ctx) })
+}
+
+// rounds is how many parts a workload's timed loops are split into,
+// alternated (host, baseline, host, ...), so that drift on a shared machine
+// (other load, the page cache, fsync latency) falls on each loop alike.
+const rounds = 5
+
+// interleaved runs each op as a loop at the workload's concurrency, the
+// limits split into rounds alternated between the ops, and returns one
+// Sample per op over all its rounds.
+func (r *runner) interleaved(ctx context.Context, ops ...func(ctx context.Context, i int) error) ([]Sample, error) {
+	lim := r.p.Limits
+	if lim.Ops > 0 {
+		lim.Ops = max(1, lim.Ops/rounds)
+	}
+	lim.Duration /= rounds
+	lat := make([][]time.Duration, len(ops))
+	elapsed := make([]time.Duration, len(ops))
+	for round := range rounds {
+		for k, op := range ops {
+			base := round * lim.Ops
+			l, e, err := loop(ctx, r.p.Concurrency, lim, func(ctx context.Context, i int) error { return op(ctx, base+i) })
+			if err != nil {
+				return nil, err
+			}
+			lat[k], elapsed[k] = append(lat[k], l...), elapsed[k]+e
+		}
+	}
+	out := make([]Sample, len(ops))
+	for k := range ops {
+		out[k] = Summarize(lat[k], elapsed[k])
+	}
+	return out, nil
+}
 
 // ping times the empty call to the plugin (go-plugin, mutual TLS, the SDK's
 // call path) against the same empty call to a bare gRPC server in a process
@@ -262,31 +307,16 @@ func (r *runner) ping(ctx context.Context) (Result, error) {
 	if r.env.Ping == nil || r.env.Floor == nil {
 		return Result{}, fmt.Errorf("needs a plugin process and the bare gRPC floor process")
 	}
-	lim := r.p.Limits
-	if lim.Ops > 0 {
-		lim.Ops = max(1, lim.Ops/pingRounds)
+	r.p.Progress("ping: timing plugin Ping, bare gRPC and bare gRPC with mutual TLS, %d rounds", rounds)
+	call := func(f func(context.Context) error) func(context.Context, int) error {
+		return func(ctx context.Context, _ int) error { return f(ctx) }
 	}
-	lim.Duration /= pingRounds
-	r.p.Progress("ping: timing plugin Ping, bare gRPC and bare gRPC with mutual TLS, %d rounds", pingRounds)
-	type series struct {
-		call    func(ctx context.Context) error
-		lat     []time.Duration
-		elapsed time.Duration
-	}
-	all := []*series{{call: r.env.Ping}, {call: r.env.Floor.Bare}, {call: r.env.Floor.BareTLS}}
-	for range pingRounds {
-		for _, s := range all {
-			lat, elapsed, err := loop(ctx, r.p.Concurrency, lim, func(ctx context.Context, _ int) error { return s.call(ctx) })
-			if err != nil {
-				return Result{}, err
-			}
-			s.lat, s.elapsed = append(s.lat, lat...), s.elapsed+elapsed
-		}
+	s, err := r.interleaved(ctx, call(r.env.Ping), call(r.env.Floor.Bare), call(r.env.Floor.BareTLS))
+	if err != nil {
+		return Result{}, err
 	}
 	r.peak = PeakRSS()
-	host := Summarize(all[0].lat, all[0].elapsed)
-	bare := Summarize(all[1].lat, all[1].elapsed)
-	withTLS := Summarize(all[2].lat, all[2].elapsed)
+	host, bare, withTLS := s[0], s[1], s[2]
 	res := compare(host, bare, host, "bare gRPC unary call to another process over a unix socket, no TLS, no go-plugin")
 	res.AddedP50us = 0
 	res.TLSFloorP50us = us(withTLS.P50)
@@ -301,28 +331,21 @@ func (r *runner) get(ctx context.Context) (Result, error) {
 	if err := r.rawFill(ctx); err != nil {
 		return Result{}, err
 	}
-	r.p.Progress("get: timing")
+	r.p.Progress("get: timing the host, the raw client and the IPC floor, %d rounds", rounds)
 	calls0 := r.store.calls.Load()
-	host, err := Loop(ctx, r.p.Concurrency, r.p.Limits, func(ctx context.Context, i int) error {
+	s, err := r.withFloor(ctx, func(ctx context.Context, i int) error {
 		val, err := v.Get(ctx, credName(i%r.p.N))
 		clear(val)
+		return err
+	}, func(ctx context.Context, i int) error {
+		_, err := r.env.Raw.Get(ctx, r.raw[i%len(r.raw)])
 		return err
 	})
 	if err != nil {
 		return Result{}, err
 	}
 	r.peak = PeakRSS()
-	base, err := Loop(ctx, r.p.Concurrency, r.p.Limits, func(ctx context.Context, i int) error {
-		_, err := r.env.Raw.Get(ctx, r.raw[i%len(r.raw)])
-		return err
-	})
-	if err != nil {
-		return Result{}, fmt.Errorf("baseline: %w", err)
-	}
-	floor, err := r.ipcFloor(ctx)
-	if err != nil {
-		return Result{}, fmt.Errorf("ipc floor: %w", err)
-	}
+	host, base, floor := s[0], s[1], s[2]
 	res := compare(host, base, floor, "raw "+r.env.Raw.Name()+" read of a blob of the same size")
 	res.CallsPerOp = perOp(r.store.calls.Load()-calls0, host.Ops)
 	return res, nil
@@ -337,26 +360,19 @@ func (r *runner) put(ctx context.Context) (Result, error) {
 		return Result{}, err
 	}
 	val := r.value()
-	r.p.Progress("put: timing")
+	rawVal := make([]byte, r.rawSize())
+	r.p.Progress("put: timing the host, the raw client and the IPC floor, %d rounds", rounds)
 	calls0 := r.store.calls.Load()
-	host, err := Loop(ctx, r.p.Concurrency, r.p.Limits, func(ctx context.Context, i int) error {
+	s, err := r.withFloor(ctx, func(ctx context.Context, i int) error {
 		return v.Put(ctx, credName(i%r.p.N), val)
+	}, func(ctx context.Context, i int) error {
+		return r.env.Raw.Put(ctx, r.raw[i%len(r.raw)], rawVal)
 	})
 	if err != nil {
 		return Result{}, err
 	}
 	r.peak = PeakRSS()
-	rawVal := make([]byte, r.p.ValueSize+recordOverhead)
-	base, err := Loop(ctx, r.p.Concurrency, r.p.Limits, func(ctx context.Context, i int) error {
-		return r.env.Raw.Put(ctx, r.raw[i%len(r.raw)], rawVal)
-	})
-	if err != nil {
-		return Result{}, fmt.Errorf("baseline: %w", err)
-	}
-	floor, err := r.ipcFloor(ctx)
-	if err != nil {
-		return Result{}, fmt.Errorf("ipc floor: %w", err)
-	}
+	host, base, floor := s[0], s[1], s[2]
 	res := compare(host, base, floor, "raw "+r.env.Raw.Name()+" write of a blob of the same size")
 	res.CallsPerOp = perOp(r.store.calls.Load()-calls0, host.Ops)
 	return res, nil

@@ -28,7 +28,8 @@ const batchWriters = 16
 //     cycle, between goroutines or processes.
 //  3. Under them the guard's version is checked, then each item's condition,
 //     and each put is renamed into place or each delete removes its file.
-//  4. Every directory that changed is fsynced once, then the stripes are
+//  4. The guard's stripe is released (unless an item shares it), every
+//     directory that changed is fsynced once, then the items' stripes are
 //     released: when WriteBatch returns, each applied item is as durable as
 //     a Put or Delete that returned.
 //
@@ -56,25 +57,37 @@ func (s *Store) WriteBatch(ctx context.Context, guard *sdk.Guard, writes []sdk.W
 	}
 
 	var need [lockStripe]bool
-	if guard != nil {
-		need[stripeOf(guard.Key)] = true
-	}
 	for _, w := range writes {
 		need[stripeOf(w.Key)] = true
 	}
+	guardStripe := -1
+	if guard != nil {
+		guardStripe = stripeOf(guard.Key)
+	}
+	// The guard's stripe, when no item needs it, is released as soon as the
+	// items are in place (before the directories are synced): concurrent
+	// batches of one vault share a guard, and holding it across the sync
+	// would make them wait for each other's fsync.
 	var unlocks []func()
+	unlockGuard := func() {}
 	defer func() {
+		unlockGuard()
 		for i := len(unlocks) - 1; i >= 0; i-- {
 			unlocks[i]()
 		}
 	}()
 	for i := range need {
+		if !need[i] && i != guardStripe {
+			continue
+		}
+		unlock, err := s.locks[i].Lock(ctx)
+		if err != nil {
+			return nil, err
+		}
 		if need[i] {
-			unlock, err := s.locks[i].Lock(ctx)
-			if err != nil {
-				return nil, err
-			}
 			unlocks = append(unlocks, unlock)
+		} else {
+			unlockGuard = unlock
 		}
 	}
 
@@ -133,6 +146,9 @@ func (s *Store) WriteBatch(ctx context.Context, guard *sdk.Guard, writes []sdk.W
 		dirs[dir] = true
 		results[i].Version = sdk.Version(hex.EncodeToString(tokens[i][:]))
 	}
+	// Every item is in place: a write of the guard key may go ahead.
+	unlockGuard()
+	unlockGuard = func() {}
 	for dir := range dirs {
 		if err := syncDir(dir); err != nil {
 			return nil, err
@@ -156,6 +172,16 @@ func (s *Store) writeTemps(ctx context.Context, writes []sdk.Write, paths []stri
 	tokens := make([][tokenLen]byte, len(writes))
 	temps := make([]string, len(writes))
 	errs := make([]error, len(writes))
+	if len(writes) == 1 {
+		// One put (a credential write): no goroutine to hand it to.
+		if writes[0].Kind == sdk.WritePut {
+			if _, err := rand.Read(tokens[0][:]); err != nil {
+				return tokens, temps, sdk.Errorf(sdk.ErrUnavailable, "random version for key %q: %v", writes[0].Key, err)
+			}
+			temps[0], errs[0] = s.writeTemp(paths[0], writes[0].Key, tokens[0][:], writes[0].Value)
+		}
+		return tokens, temps, errs[0]
+	}
 	sem := make(chan struct{}, batchWriters)
 	var wg sync.WaitGroup
 	for i, w := range writes {
