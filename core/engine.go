@@ -137,26 +137,33 @@ type indexEntry struct {
 	name  string
 }
 
-// index lists and opens the identity's member index entries. Entries that
-// do not open are returned as bad (an error naming each) rather than hiding
-// the good ones: one corrupted entry must not lock a member out of every
-// vault.
-func (e *Engine) index(ctx context.Context, id *Identity) (good []indexEntry, bad error, err error) {
-	var bads []error
-	err = sdk.Walk(ctx, e.store, indexPrefix(id.rcpt.ID()), true, func(en sdk.Entry) error {
+// memberIndex is an identity's member index: the entries that open, and
+// an error naming each that does not (nil when all open). One corrupted
+// entry must not hide the good ones and lock a member out of every vault.
+type memberIndex struct {
+	entries    []indexEntry
+	unreadable error
+}
+
+// index lists and opens the identity's member index entries.
+func (e *Engine) index(ctx context.Context, id *Identity) (memberIndex, error) {
+	var idx memberIndex
+	var bad []error
+	err := sdk.Walk(ctx, e.store, indexPrefix(id.rcpt.ID()), true, func(en sdk.Entry) error {
 		v, name, err := openIndex(id, en.Key, en.Value)
 		if err != nil {
 			e.log.Warn("unreadable index entry", "key", en.Key)
-			bads = append(bads, err)
+			bad = append(bad, err)
 			return nil
 		}
-		good = append(good, indexEntry{vault: v, name: name})
+		idx.entries = append(idx.entries, indexEntry{vault: v, name: name})
 		return nil
 	})
 	if err != nil {
-		return nil, nil, fmt.Errorf("core: listing vaults of member %s: %w", id.rcpt.ID(), err)
+		return memberIndex{}, fmt.Errorf("core: listing vaults of member %s: %w", id.rcpt.ID(), err)
 	}
-	return good, errors.Join(bads...), nil
+	idx.unreadable = errors.Join(bad...)
+	return idx, nil
 }
 
 // CreateVault creates a vault with admin as its only member (an admin) and
@@ -185,11 +192,11 @@ func (e *Engine) CreateVault(ctx context.Context, name string, admin *Identity, 
 			return nil, fmt.Errorf("core: reading %s %q: %w", kindHead, headKey(pinned), err)
 		}
 	}
-	entries, _, err := e.index(ctx, admin)
+	listed, err := e.index(ctx, admin)
 	if err != nil {
 		return nil, err
 	}
-	for _, en := range entries {
+	for _, en := range listed.entries {
 		if en.name != name {
 			continue
 		}
@@ -380,12 +387,12 @@ func (e *Engine) indexEntryOf(ctx context.Context, name string, id *Identity, va
 // othersNamed describes, for an error message, the other vaults the backend
 // lists for id under name (a vault planted to take the pinned one's place).
 func (e *Engine) othersNamed(ctx context.Context, name string, id *Identity, not [wire.IDLen]byte) string {
-	entries, _, err := e.index(ctx, id)
+	idx, err := e.index(ctx, id)
 	if err != nil {
 		return ""
 	}
 	var ids []string
-	for _, en := range entries {
+	for _, en := range idx.entries {
 		if en.name == name && en.vault != not {
 			ids = append(ids, hex.EncodeToString(en.vault[:]))
 		}
@@ -399,13 +406,13 @@ func (e *Engine) othersNamed(ctx context.Context, name string, id *Identity, not
 // unlockFirst resolves a name this host has not pinned: trust on first use
 // of the one vault of that name listed for id, which it then pins.
 func (e *Engine) unlockFirst(ctx context.Context, vaultName string, id *Identity) (*Vault, error) {
-	entries, bad, err := e.index(ctx, id)
+	idx, err := e.index(ctx, id)
 	if err != nil {
 		return nil, err
 	}
-	firstErr := bad
+	firstErr := idx.unreadable
 	var found []*Vault
-	for _, en := range entries {
+	for _, en := range idx.entries {
 		if en.name != vaultName {
 			continue
 		}
@@ -439,8 +446,8 @@ func (e *Engine) unlockFirst(ctx context.Context, vaultName string, id *Identity
 			ErrAmbiguousVault, len(found), vaultName, strings.Join(ids, ", "))
 	}
 	v := found[0]
-	if bad != nil {
-		e.log.Warn("opened the only readable vault of this name while other index entries do not open", "vault", v.ID(), "error", bad)
+	if idx.unreadable != nil {
+		e.log.Warn("opened the only readable vault of this name while other index entries do not open", "vault", v.ID(), "error", idx.unreadable)
 	}
 	if err := e.pins.pinName(id.rcpt.id, vaultName, v.id); err != nil {
 		v.Lock()
@@ -463,15 +470,15 @@ func (e *Engine) ListVaults(ctx context.Context, id *Identity) ([]string, error)
 	if err := id.usable(); err != nil {
 		return nil, err
 	}
-	entries, bad, err := e.index(ctx, id)
+	idx, err := e.index(ctx, id)
 	if err != nil {
 		return nil, err
 	}
-	if bad != nil {
-		return nil, bad
+	if idx.unreadable != nil {
+		return nil, idx.unreadable
 	}
 	var names []string
-	for _, en := range entries {
+	for _, en := range idx.entries {
 		hs, err := e.loadHead(ctx, en.vault)
 		if errors.Is(err, ErrVaultNotFound) {
 			continue

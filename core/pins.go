@@ -100,10 +100,18 @@ func (p *pinStore) advance(pn *pinned) error {
 	return nil
 }
 
-// writeFileAtomic writes data to path via a synced temporary file and rename.
+// writeFileAtomic writes data to path via a synced temporary file renamed
+// into place, so a reader sees the old file or the new one, never a part.
 func writeFileAtomic(path string, data []byte) error {
+	return placeSynced(path, data, os.Rename)
+}
+
+// placeSynced writes data to a synced temporary file in path's directory
+// (created 0700 when missing), moves it to path with place (os.Rename or
+// os.Link), removes the temporary name and syncs the directory.
+func placeSynced(path string, data []byte, place func(tmp, path string) error) error {
 	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	if err := mkdirPrivate(dir); err != nil {
 		return err
 	}
 	f, err := os.CreateTemp(dir, ".pin-*")
@@ -123,7 +131,7 @@ func writeFileAtomic(path string, data []byte) error {
 	if err := f.Close(); err != nil {
 		return err
 	}
-	if err := os.Rename(tmp, path); err != nil {
+	if err := place(tmp, path); err != nil {
 		return err
 	}
 	if d, err := os.Open(dir); err == nil {
@@ -277,33 +285,5 @@ func (p *pinStore) repinName(member [wire.IDLen]byte, name string, vault [wire.I
 // so a reader never sees a partial file and of two concurrent writers
 // exactly one wins.
 func createFileExclusive(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return err
-	}
-	f, err := os.CreateTemp(dir, ".pin-*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp)
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Link(tmp, path); err != nil {
-		return err
-	}
-	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
-	}
-	return nil
+	return placeSynced(path, data, os.Link)
 }

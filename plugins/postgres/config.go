@@ -23,6 +23,9 @@ const (
 	// FieldTable is the table holding the blobs. Default "blobs". Several
 	// stores may share a schema with different tables.
 	FieldTable = "table"
+	// FieldPrefix keeps every key k as prefix/k in the table (see
+	// sdk.WithPrefix), so that several stores share one table. Default: none.
+	FieldPrefix = "prefix"
 	// FieldMaxConns is the pool's maximum number of connections, 1..1000.
 	// Default: pgxpool's (the greater of 4 and the number of CPUs), or
 	// pool_max_conns in the DSN.
@@ -48,13 +51,14 @@ const maxIdentLen = 48
 
 var identRE = regexp.MustCompile(`^[a-z_][a-z0-9_]*$`)
 
-var fields = []string{FieldDSN, FieldSchema, FieldTable, FieldMaxConns, FieldStatementTimeout, FieldConnectTimeout}
+var fields = []string{FieldDSN, FieldSchema, FieldTable, FieldPrefix, FieldMaxConns, FieldStatementTimeout, FieldConnectTimeout}
 
 // config is a validated configuration.
 type config struct {
 	pool   *pgxpool.Config
 	schema string
 	table  string
+	prefix string // "" or a valid key, without the trailing '/'
 }
 
 // parseConfig validates the configuration map. Its errors name the field at
@@ -62,7 +66,7 @@ type config struct {
 func parseConfig(m map[string]string) (*config, error) {
 	r := sdk.ReadConfig(m, fields...)
 	dsn := r.Required(FieldDSN)
-	c := &config{schema: r.String(FieldSchema, DefaultSchema), table: r.String(FieldTable, DefaultTable)}
+	c := &config{schema: r.String(FieldSchema, DefaultSchema), table: r.String(FieldTable, DefaultTable), prefix: r.KeyPrefix(FieldPrefix, 256)}
 	maxConns := r.Int(FieldMaxConns, 0, 1, 1000)
 	statementTimeout := r.Duration(FieldStatementTimeout, 0, time.Millisecond, 0)
 	connectTimeout := r.Duration(FieldConnectTimeout, 0, time.Millisecond, 0)

@@ -34,6 +34,8 @@ func TestConfigRejects(t *testing.T) {
 		{"dotted table", map[string]string{"dsn": testDSN, "table": "a.b"}, "table", "lower-case"},
 		{"space table", map[string]string{"dsn": testDSN, "table": "a b"}, "table", "lower-case"},
 		{"long table", map[string]string{"dsn": testDSN, "table": long}, "table", "more than"},
+		{"upper-case prefix", map[string]string{"dsn": testDSN, "prefix": "Team"}, "prefix", "not a valid key prefix"},
+		{"doubled slash prefix", map[string]string{"dsn": testDSN, "prefix": "a//b"}, "prefix", "not a valid key prefix"},
 		{"max_conns zero", map[string]string{"dsn": testDSN, "max_conns": "0"}, "max_conns", "1..1000"},
 		{"max_conns negative", map[string]string{"dsn": testDSN, "max_conns": "-3"}, "max_conns", "1..1000"},
 		{"max_conns text", map[string]string{"dsn": testDSN, "max_conns": "ten"}, "max_conns", "1..1000"},
@@ -93,14 +95,14 @@ func TestConfigAccepts(t *testing.T) {
 	}
 
 	c, err = parseConfig(map[string]string{
-		"dsn": testDSN, "schema": "tenant_7", "table": "vault_blobs",
+		"dsn": testDSN, "schema": "tenant_7", "table": "vault_blobs", "prefix": "team/a/",
 		"max_conns": "7", "statement_timeout": "1500ms", "connect_timeout": "2s",
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.schema != "tenant_7" || c.table != "vault_blobs" {
-		t.Errorf("schema %q table %q", c.schema, c.table)
+	if c.schema != "tenant_7" || c.table != "vault_blobs" || c.prefix != "team/a" {
+		t.Errorf("schema %q table %q prefix %q", c.schema, c.table, c.prefix)
 	}
 	if c.pool.MaxConns != 7 {
 		t.Errorf("max conns %d, want 7", c.pool.MaxConns)

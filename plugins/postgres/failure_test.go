@@ -210,6 +210,38 @@ func TestConnectFailures(t *testing.T) {
 	}
 }
 
+// TestPrefix: stores with different prefixes share one table without seeing
+// each other's keys; the table holds prefix/key.
+func TestPrefix(t *testing.T) {
+	db := newTestDB(t, nil)
+	whole := db.open(t, nil)
+	open := func(prefix string) sdk.Store {
+		st, err := New(ctxT(t), map[string]string{"dsn": db.dsn, "prefix": prefix})
+		if err != nil {
+			t.Fatalf("New with prefix %q: %v", prefix, err)
+		}
+		t.Cleanup(func() { st.Close() })
+		return st
+	}
+	a, b := open("run/a"), open("run/b")
+	mustPut(t, a, "k", []byte("a"), sdk.None)
+	mustPut(t, b, "k", []byte("b"), sdk.None)
+	for st, want := range map[sdk.Store]string{a: "a", b: "b", whole: ""} {
+		v, _, err := st.Get(ctxT(t), "k")
+		if want == "" {
+			wantKind(t, "the unprefixed store's k", err, sdk.ErrNotFound)
+		} else if err != nil || string(v) != want {
+			t.Fatalf("prefixed k: %q %v, want %q", v, err, want)
+		}
+	}
+	if got := keysOf(listAll(t, whole, "run/", 10, false)); strings.Join(got, " ") != "run/a/k run/b/k" {
+		t.Errorf("the table holds %v, want run/a/k run/b/k", got)
+	}
+	if got := keysOf(listAll(t, a, "", 10, false)); strings.Join(got, " ") != "k" {
+		t.Errorf("prefixed listing %v, want [k]", got)
+	}
+}
+
 // TestSchemaAndTable: custom schema and tables are created and versioned,
 // tables in one schema are independent, and a schema newer than the plugin
 // is refused.

@@ -2,7 +2,7 @@
 // sdk.Store over one table, with compare-and-swap done in SQL.
 //
 // Configuration (see the Field* constants): dsn (required; TLS through its
-// sslmode and certificate settings), schema, table, max_conns,
+// sslmode and certificate settings), schema, table, prefix, max_conns,
 // statement_timeout, connect_timeout.
 //
 // New creates the schema and table when missing and migrates them, safely
@@ -38,6 +38,7 @@ type Store struct {
 	n        names
 	addr     string // host:port, for messages
 	password string // for scrub only
+	prefix   string // the prefix field, applied by New with sdk.WithPrefix
 
 	qGet, qPutNone, qPutAbsent, qPutVersion, qExists, qDelete, qDeleteVersion string
 	qGuard, qBatchPutVersion, qBatchDeleteVersion                             string
@@ -57,7 +58,7 @@ func New(ctx context.Context, config map[string]string) (sdk.Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	return s, nil
+	return sdk.WithPrefix(s, s.prefix), nil
 }
 
 // open is New returning the concrete type.
@@ -71,6 +72,7 @@ func open(ctx context.Context, config map[string]string) (*Store, error) {
 		n:        newNames(c.schema, c.table),
 		addr:     net.JoinHostPort(cc.Host, strconv.Itoa(int(cc.Port))),
 		password: cc.Password,
+		prefix:   c.prefix,
 	}
 	if len(cc.Fallbacks) > 0 {
 		s.addr += fmt.Sprintf(" (and %d fallback hosts)", len(cc.Fallbacks))

@@ -15,7 +15,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/spf13/cobra"
 
 	"github.com/ALRubinger/aileron-store/cmd/aileron-store-host/internal/config"
@@ -36,13 +35,12 @@ backend's plugin binary, across the real plugin boundary, without writing any
 Go. Every check gets a fresh, empty store inside the configured backend:
 
   fs        a new directory next to the configured data directory
-  s3, gcs   a new key prefix under the configured prefix
-  postgres  a new table in the configured schema
-  others    a new "prefix" config field (the plugin must accept one)
+  others    a new key prefix under the configured "prefix" config field
+            (s3, gcs, postgres and any plugin that accepts one)
 
 all named after a random run id (aileron-conformance-<id>), so a run never
-touches existing data. What the checks write is deleted as they finish; the
-run's directory or tables are removed at the end.
+touches existing data. What the checks write is deleted through the store as
+they finish; the run's fs directory is removed at the end.
 
 Prints a table of checks (status, time, reason), or JSON with --json, and
 exits 1 if any check failed. A "known gap" is a behaviour the backend
@@ -94,7 +92,7 @@ declares it cannot enforce; it is never counted as a pass.`,
 				return &backendError{backend: cfg.Storage.Backend, err: err}
 			}
 			defer func() {
-				if err := fr.cleanup(context.WithoutCancel(ctx)); err != nil {
+				if err := fr.cleanup(); err != nil {
 					a.logger().Warn("conformance cleanup incomplete", "backend", cfg.Storage.Backend, "run", fr.run, "error", err)
 					fmt.Fprintf(a.Stderr, "warning: cleanup of conformance run %s incomplete: %v\n", fr.run, err)
 				}
@@ -200,16 +198,17 @@ func init() {
 }
 
 // fresh makes the configuration of a fresh, empty store per check inside
-// the configured backend, and removes what the run left at the end.
+// the configured backend, and removes the fs run's directory at the end.
+// Every other backend gets a key prefix per check, which the checks empty
+// through the Store as they finish.
 type fresh struct {
 	backend string
 	base    map[string]string
 	run     string
+	dir     string // fs: the run's directory
 
-	mu     sync.Mutex
-	n      int
-	dir    string   // fs: the run's directory
-	tables []string // postgres: tables created
+	mu sync.Mutex
+	n  int
 }
 
 func newFresh(backend string, base map[string]string) (*fresh, error) {
@@ -234,63 +233,21 @@ func (f *fresh) next(ctx context.Context) (map[string]string, error) {
 	n := f.n
 	f.mu.Unlock()
 	cfg := maps.Clone(f.base)
-	switch f.backend {
-	case "fs":
+	if f.backend == "fs" {
 		cfg[config.FSDirField] = filepath.Join(f.dir, fmt.Sprintf("c%03d", n))
-	case "postgres":
-		t := fmt.Sprintf("conformance_%s_%d", f.run, n)
-		cfg["table"] = t
-		f.mu.Lock()
-		f.tables = append(f.tables, t)
-		f.mu.Unlock()
-	default: // s3, gcs and third-party plugins: a key prefix
-		p := fmt.Sprintf("aileron-conformance-%s/c%03d", f.run, n)
-		if old := strings.Trim(cfg["prefix"], "/"); old != "" {
-			p = old + "/" + p
-		}
-		cfg["prefix"] = p
+		return cfg, nil
 	}
+	p := fmt.Sprintf("aileron-conformance-%s/c%03d", f.run, n)
+	if old := strings.Trim(cfg["prefix"], "/"); old != "" {
+		p = old + "/" + p
+	}
+	cfg["prefix"] = p
 	return cfg, nil
 }
 
-func (f *fresh) cleanup(ctx context.Context) error {
-	switch f.backend {
-	case "fs":
-		return os.RemoveAll(f.dir)
-	case "postgres":
-		f.mu.Lock()
-		tables := append([]string(nil), f.tables...)
-		f.mu.Unlock()
-		if len(tables) == 0 {
-			return nil
-		}
-		ctx, cancel := context.WithTimeout(ctx, time.Minute)
-		defer cancel()
-		conn, err := pgx.Connect(ctx, f.base["dsn"])
-		if err != nil {
-			return fmt.Errorf("connecting to drop the run's tables: %s", redactPG(err))
-		}
-		defer conn.Close(ctx)
-		schema := f.base["schema"]
-		if schema == "" {
-			schema = "aileron_store"
-		}
-		for _, t := range tables {
-			if _, err := conn.Exec(ctx, "DROP TABLE IF EXISTS "+pgx.Identifier{schema, t}.Sanitize()+" CASCADE"); err != nil {
-				return fmt.Errorf("dropping table %s.%s: %s", schema, t, redactPG(err))
-			}
-			// The version bookkeeping table may not exist in older schemas.
-			conn.Exec(ctx, "DELETE FROM "+pgx.Identifier{schema, "schema_version"}.Sanitize()+" WHERE table_name = $1", t)
-		}
+func (f *fresh) cleanup() error {
+	if f.dir == "" {
+		return nil
 	}
-	return nil
-}
-
-// redactPG drops anything that may echo a connection string.
-func redactPG(err error) string {
-	s := err.Error()
-	if i := strings.Index(s, "postgres://"); i >= 0 {
-		return s[:i] + "(connection string redacted)"
-	}
-	return s
+	return os.RemoveAll(f.dir)
 }

@@ -150,7 +150,9 @@ func (a *App) withVaultOptions(ctx context.Context, vault, as string, opts core.
 }
 
 // withAdminVault is withVault for an admin operation (grant, revoke,
-// rotate): it first completes an interrupted revoke or rotate.
+// rotate): it first completes an interrupted revoke or rotate, and prints
+// that sweep's report to stderr (the credentials a revoked member could
+// read must not go unreported because another command finished the revoke).
 func (a *App) withAdminVault(ctx context.Context, vault, as string, f func(s *session) error) error {
 	return a.withVault(ctx, vault, as, func(s *session) error {
 		pending, err := s.vault.Pending(ctx)
@@ -159,9 +161,11 @@ func (a *App) withAdminVault(ctx context.Context, vault, as string, f func(s *se
 		}
 		if pending {
 			fmt.Fprintf(a.Stderr, "vault %q has an interrupted rotation; completing it first\n", s.name)
-			if err := s.do(func() error { _, err := s.vault.Resume(ctx); return err }); err != nil {
+			var rep *core.RevokeReport
+			if err := s.do(func() (err error) { rep, err = s.vault.Resume(ctx); return err }); err != nil {
 				return err
 			}
+			printRevokeReport(a.Stderr, s.name, rep)
 		}
 		return f(s)
 	})

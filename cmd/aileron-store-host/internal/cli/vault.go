@@ -3,6 +3,7 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"io"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -187,7 +188,7 @@ source.
 
 The sweep is resumable. If it is interrupted, run the command again with
 --resume (MEMBER may then be omitted); any later admin operation on the vault
-also completes it first.`,
+also completes it first. A completed interruption's report goes to stderr.`,
 		Example: `  aileron-store-host vault revoke team bob --as alice
   aileron-store-host vault revoke team --resume --as alice`,
 		Args: func(cmd *cobra.Command, args []string) error {
@@ -212,27 +213,7 @@ also completes it first.`,
 				fmt.Fprintf(a.Stdout, "vault %q: no interrupted rotation left\n", args[0])
 				return nil
 			}
-			fmt.Fprintf(a.Stdout, "revoked %q from vault %q; re-encrypted %d credential(s)\n", rep.Member, args[0], rep.Reencrypted)
-			if len(rep.Quarantined) > 0 {
-				fmt.Fprintf(a.Stdout, "quarantined (last written by %q, or by no remaining member); restore or drop each with `vault quarantine`:\n", rep.Member)
-				for _, q := range rep.Quarantined {
-					fmt.Fprintf(a.Stdout, "  %s (%s)\n", q.Name, q.Reason)
-				}
-			}
-			if len(rep.Discarded) > 0 {
-				fmt.Fprintf(a.Stdout, "deleted %d stored blob(s) no member could read:\n", len(rep.Discarded))
-				for _, d := range rep.Discarded {
-					fmt.Fprintf(a.Stdout, "  %s %s: %s\n", d.Kind, d.Key, d.Reason)
-				}
-			}
-			if len(rep.Readable) == 0 {
-				fmt.Fprintf(a.Stdout, "%q could read no credentials\n", rep.Member)
-				return nil
-			}
-			fmt.Fprintf(a.Stdout, "%q could read these credentials; rotate them at their source:\n", rep.Member)
-			for _, n := range rep.Readable {
-				fmt.Fprintf(a.Stdout, "  %s\n", n)
-			}
+			printRevokeReport(a.Stdout, args[0], rep)
 			return nil
 		}),
 	}
@@ -275,4 +256,45 @@ interrupted rotation without starting another.`,
 	asFlag(c, &as)
 	c.Flags().BoolVar(&resume, "resume", false, "only complete an interrupted revoke or rotate")
 	return c
+}
+
+// printRevokeReport prints what the sweep of a revoke (rep.Member set) or of
+// a resumed rotation (rep.Member empty: core cannot tell whether the
+// interrupted rotation revoked a member, nor whom) did to vault: the
+// credentials re-encrypted, quarantined and deleted, and those the revoked
+// member could read, which must be rotated at their source.
+func printRevokeReport(w io.Writer, vault string, rep *core.RevokeReport) {
+	who := fmt.Sprintf("%q", rep.Member)
+	if rep.Member == "" {
+		fmt.Fprintf(w, "completed the interrupted rotation of vault %q; re-encrypted %d credential(s)\n", vault, rep.Reencrypted)
+		who = "the revoked member"
+	} else {
+		fmt.Fprintf(w, "revoked %q from vault %q; re-encrypted %d credential(s)\n", rep.Member, vault, rep.Reencrypted)
+	}
+	if len(rep.Quarantined) > 0 {
+		fmt.Fprintf(w, "quarantined (last written by %s, or by no remaining member); restore or drop each with `vault quarantine`:\n", who)
+		for _, q := range rep.Quarantined {
+			fmt.Fprintf(w, "  %s (%s)\n", q.Name, q.Reason)
+		}
+	}
+	if len(rep.Discarded) > 0 {
+		fmt.Fprintf(w, "deleted %d stored blob(s) no member could read:\n", len(rep.Discarded))
+		for _, d := range rep.Discarded {
+			fmt.Fprintf(w, "  %s %s: %s\n", d.Kind, d.Key, d.Reason)
+		}
+	}
+	switch {
+	case rep.Member == "" && len(rep.Readable) > 0:
+		fmt.Fprintf(w, "if it was a revoke, the revoked member could read these credentials; rotate them at their source:\n")
+	case rep.Member == "":
+		return
+	case len(rep.Readable) == 0:
+		fmt.Fprintf(w, "%q could read no credentials\n", rep.Member)
+		return
+	default:
+		fmt.Fprintf(w, "%q could read these credentials; rotate them at their source:\n", rep.Member)
+	}
+	for _, n := range rep.Readable {
+		fmt.Fprintf(w, "  %s\n", n)
+	}
 }
