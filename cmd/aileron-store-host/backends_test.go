@@ -95,6 +95,9 @@ func writeConfigFile(t *testing.T, backend, plugins string, cfg map[string]strin
 func TestScenarioPerBackend(t *testing.T) {
 	for _, server := range scenarioBackends {
 		t.Run(server, func(t *testing.T) {
+			// In parallel: on S3 and GCS most of a scenario is the revoke's
+			// and the rotation's wait for the stale-writer window (15 s each).
+			t.Parallel()
 			start := time.Now()
 			h := newHost(t)
 			backend, cfg := backendConfig(t, server)
