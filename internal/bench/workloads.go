@@ -361,6 +361,7 @@ func (r *runner) put(ctx context.Context) (Result, error) {
 	}
 	val := r.value()
 	rawVal := make([]byte, r.rawSize())
+	rand.Read(rawVal) // as incompressible as a record (PostgreSQL compresses)
 	r.p.Progress("put: timing the host, the raw client and the IPC floor, %d rounds", rounds)
 	calls0 := r.store.calls.Load()
 	s, err := r.withFloor(ctx, func(ctx context.Context, i int) error {

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"crypto/rand"
 	"fmt"
 	"sync"
 	"testing"
@@ -110,6 +111,67 @@ func BenchmarkWrite1000(b *testing.B) {
 					b.Fatal(err)
 				}
 				ws[i].Cond = sdk.IfVersion(v)
+			}
+		}
+	})
+}
+
+// BenchmarkPutForms times one credential write (2 KiB, if-version) in the
+// forms the engine and the bench use, one after another in one run, so that
+// the cost of the atomic guard is a difference of two figures: "put" is a
+// single Put; "batch" a WriteBatch of that put without a guard; "guarded"
+// the same batch guarded by a head key (what the engine's put sends: the
+// guard row is locked FOR SHARE in the batch's transaction); "upsert" the
+// bench's raw baseline (INSERT ... ON CONFLICT DO UPDATE with no condition).
+func BenchmarkPutForms(b *testing.B) {
+	srv := testenv.Postgres(b)
+	_, dsn := srv.NewDatabase(b, nil)
+	ctx := context.Background()
+	st, err := New(ctx, map[string]string{"dsn": dsn})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	s := st.(*Store)
+	head, err := s.Put(ctx, "v/head", []byte("h"), sdk.None)
+	if err != nil {
+		b.Fatal(err)
+	}
+	value := make([]byte, 2048)
+	rand.Read(value) // as incompressible as a record
+	ver, err := s.Put(ctx, "v/r/cred", value, sdk.None)
+	if err != nil {
+		b.Fatal(err)
+	}
+	batch := func(guard *sdk.Guard) {
+		res, err := s.WriteBatch(ctx, guard, []sdk.Write{{Kind: sdk.WritePut, Key: "v/r/cred", Value: value, Cond: sdk.IfVersion(ver)}})
+		if err != nil || res[0].Err != nil {
+			b.Fatal(err, res)
+		}
+		ver = res[0].Version
+	}
+	b.Run("put", func(b *testing.B) {
+		for b.Loop() {
+			if ver, err = s.Put(ctx, "v/r/cred", value, sdk.IfVersion(ver)); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("batch", func(b *testing.B) {
+		for b.Loop() {
+			batch(nil)
+		}
+	})
+	b.Run("guarded", func(b *testing.B) {
+		for b.Loop() {
+			batch(&sdk.Guard{Key: "v/head", Version: head})
+		}
+	})
+	b.Run("upsert", func(b *testing.B) {
+		q := "INSERT INTO " + s.n.qTable + " (key, value, version) VALUES ($1, $2, nextval(" + s.n.seqRegclassText + ")) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value"
+		for b.Loop() {
+			if _, err := s.pool.Exec(ctx, q, "v/r/raw", value); err != nil {
+				b.Fatal(err)
 			}
 		}
 	})
