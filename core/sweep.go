@@ -35,10 +35,10 @@ type sweepItem struct {
 	newKey string // sweepMove, sweepQuarantine
 	blob   []byte // sweepMove, sweepQuarantine
 	reason string // sweepQuarantine, sweepDiscard
-	kept   bool   // sweepKeep decided on en's blob (not a key gone meanwhile)
 	// outcome of the put (sweepMove, sweepQuarantine)
 	putVer sdk.Version
 	putOK  bool
+	kept   bool // sweepKeep decided on en's blob (not a key gone meanwhile)
 }
 
 // sweep moves every record (and quarantined record) below the head's epoch
@@ -127,6 +127,7 @@ func (v *Vault) sweepPrefix(ctx context.Context, s *session, old *epochKey, st *
 		g.SetLimit(v.e.concurrency)
 		for i, en := range todo {
 			g.Go(func() error {
+				en := en // reassigned below: keeps the loop's en captured by value
 				if keysOnly {
 					data, ver, err := v.e.store.Get(gctx, en.Key)
 					if errors.Is(err, sdk.ErrNotFound) {
