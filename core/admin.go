@@ -369,6 +369,9 @@ type sweepState struct {
 	rep      *RevokeReport
 	readable map[string]bool
 	swept    bool
+	// seen fingerprints the blobs of the current sweep's earlier passes
+	// for its final pass (nil outside a sweep, and on an atomic store).
+	seen *sweepSeen
 }
 
 func (st *sweepState) note(f func()) {

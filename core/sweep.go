@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"time"
 
 	"github.com/ALRubinger/aileron-store/core/internal/wire"
@@ -37,6 +38,7 @@ type sweepItem struct {
 	// outcome of the put (sweepMove, sweepQuarantine)
 	putVer sdk.Version
 	putOK  bool
+	kept   bool // sweepKeep decided on en's blob (not a key gone meanwhile)
 }
 
 // sweep moves every record (and quarantined record) below the head's epoch
@@ -49,16 +51,25 @@ type sweepItem struct {
 // before the rotation committed may land its write under the old key up to
 // WriteTimeout later: the sweep waits until 1.5 x WriteTimeout
 // after since (when this host first saw the rotation committed) and makes a
-// final pass.
+// final pass. The final pass (and any pass it makes repeat) lists keys and
+// versions only and reads just the blobs that are not, at the version seen,
+// ones the earlier passes kept or wrote (see sweepSeen): a stale write lands
+// under an old-epoch record id, which no earlier pass kept, and any rewrite
+// of a kept blob changes its version.
 func (v *Vault) sweep(ctx context.Context, s *session, old *epochKey, st *sweepState, since time.Time) error {
 	final := v.e.atomic
+	if !final {
+		st.seen = newSweepSeen()
+		defer func() { st.seen = nil }()
+	}
+	keysOnly := false
 	for pass := 0; ; pass++ {
 		raced := false
 		for _, p := range []struct {
 			prefix string
 			kind   uint8
 		}{{recordPrefix(v.id), wire.RecordCredential}, {quarantinePrefix(v.id), wire.RecordQuarantined}} {
-			r, err := v.sweepPrefix(ctx, s, old, st, p.prefix, p.kind)
+			r, err := v.sweepPrefix(ctx, s, old, st, p.prefix, p.kind, keysOnly)
 			if err != nil {
 				return err
 			}
@@ -81,7 +92,7 @@ func (v *Vault) sweep(ctx context.Context, s *session, old *epochKey, st *sweepS
 				case <-t.C:
 				}
 			}
-			final = true
+			final, keysOnly = true, true
 			continue
 		}
 		if v.e.progress != nil {
@@ -92,19 +103,42 @@ func (v *Vault) sweep(ctx context.Context, s *session, old *epochKey, st *sweepS
 }
 
 // sweepPrefix makes one pass over the blobs under prefix. raced reports a
-// concurrent writer met on the way (the pass must be repeated).
-func (v *Vault) sweepPrefix(ctx context.Context, s *session, old *epochKey, st *sweepState, prefix string, kind uint8) (raced bool, err error) {
-	opts := sdk.ListOptions{Prefix: prefix, WithValues: true, Limit: sdk.MaxListLimit}
+// concurrent writer met on the way (the pass must be repeated). keysOnly
+// lists keys and versions only, skips the blobs st.seen holds at the listed
+// version and reads each other one (a key gone meanwhile is skipped).
+func (v *Vault) sweepPrefix(ctx context.Context, s *session, old *epochKey, st *sweepState, prefix string, kind uint8, keysOnly bool) (raced bool, err error) {
+	opts := sdk.ListOptions{Prefix: prefix, WithValues: !keysOnly, Limit: sdk.MaxListLimit}
 	for {
 		page, err := v.e.store.List(ctx, opts)
 		if err != nil {
 			return raced, fmt.Errorf("core: listing records of vault %q: %w", v.name, err)
 		}
-		items := make([]*sweepItem, len(page.Entries))
+		todo := page.Entries
+		if keysOnly {
+			todo = nil
+			for _, en := range page.Entries {
+				if !st.seen.has(en.Key, en.Version) {
+					todo = append(todo, en)
+				}
+			}
+		}
+		items := make([]*sweepItem, len(todo))
 		g, gctx := errgroup.WithContext(ctx)
 		g.SetLimit(v.e.concurrency)
-		for i, en := range page.Entries {
+		for i, en := range todo {
 			g.Go(func() error {
+				en := en // reassigned below: keeps the loop's en captured by value
+				if keysOnly {
+					data, ver, err := v.e.store.Get(gctx, en.Key)
+					if errors.Is(err, sdk.ErrNotFound) {
+						items[i] = &sweepItem{en: en} // gone meanwhile: nothing to do
+						return nil
+					}
+					if err != nil {
+						return fmt.Errorf("core: reading %s %q: %w", kindRecord, en.Key, err)
+					}
+					en = sdk.Entry{Key: en.Key, Value: data, Version: ver}
+				}
 				it, err := v.decide(gctx, s, old, st, prefix, kind, en)
 				if err == nil && it.action == sweepDiscard {
 					// Read it again before deleting it: a listing that
@@ -117,6 +151,11 @@ func (v *Vault) sweepPrefix(ctx context.Context, s *session, old *epochKey, st *
 		}
 		if err := g.Wait(); err != nil {
 			return raced, err
+		}
+		for _, it := range items {
+			if it.kept {
+				st.seen.add(it.en.Key, it.en.Version)
+			}
 		}
 		r, err := v.applySweep(ctx, s, st, items)
 		if err != nil {
@@ -165,6 +204,7 @@ func (v *Vault) decide(ctx context.Context, s *session, old *epochKey, st *sweep
 	name := string(o.p.Name)
 	if o.rec.Kind == wire.RecordTombstone {
 		if o.k != old {
+			it.kept = true
 			return it, nil // sweepKeep: a deletion of this rotation
 		}
 		it.action = sweepDrop // a deletion of an earlier rotation: done
@@ -172,6 +212,7 @@ func (v *Vault) decide(ctx context.Context, s *session, old *epochKey, st *sweep
 	}
 	st.note(func() { st.readable[name] = true })
 	if o.k != old {
+		it.kept = true
 		return it, nil // sweepKeep: under the current key (or a newer one), authenticated
 	}
 	plain := o.plain
@@ -319,10 +360,16 @@ func (v *Vault) applySweep(ctx context.Context, s *session, st *sweepState, item
 			if it.action == sweepMove {
 				st.note(func() { st.rep.Reencrypted++ })
 			}
+			if it.putOK {
+				st.seen.add(it.newKey, it.putVer)
+			}
 		case errors.Is(r.Err, sdk.ErrNotFound):
 			// Deleted meanwhile: by another admin's sweep that found the new
 			// copy in place, or by a writer, which leaves the new id taken
 			// (its own value, or a tombstone) so this copy never outlives it.
+			if it.putOK {
+				st.seen.add(it.newKey, it.putVer)
+			}
 		case errors.Is(r.Err, sdk.ErrConflict):
 			// Rewritten after it was listed (a writer that read the head
 			// before the rotation, on a store without an atomic guard): the
@@ -389,4 +436,52 @@ func (v *Vault) batches(ctx context.Context, guard *sdk.Guard, ws []sdk.Write) (
 		ws = ws[n:]
 	}
 	return out, nil
+}
+
+// sweepSeen remembers, for the final pass of a sweep on a store whose guard
+// is not atomic, every blob an earlier pass kept (authenticated under the
+// current key) or wrote (a moved or quarantined copy, at the version its put
+// returned): a map from a hash of the key to a hash of the version. The
+// final pass skips a listed key whose version hashes to the remembered one
+// and reads every other blob.
+//
+// The hashes are keyed with a seed drawn for each sweep, so no one can choose
+// a key (or a value, which on S3 makes the version) that collides with a
+// remembered one; a collision by chance (about n*m/2^64 for n remembered
+// and m new blobs) would leave one blob of the final pass unread. A skipped
+// blob is one decided before at the same version, and versions change with
+// every write (S3: a random nonce in every object; GCS: the generation), so
+// the decision would be the same.
+//
+// Cost: 16 bytes of key and value per record in a Swiss-table map, with its
+// control bytes and load factor (7/8 at most, about half after a table
+// splits) some 19 to 40 bytes per record: under 40 MiB for 1,000,000
+// records. The map starts at one listing page and grows table by table, so
+// no growth step copies the whole map at once. It lives for one sweep.
+type sweepSeen struct {
+	seed maphash.Seed
+	m    map[uint64]uint64
+}
+
+func newSweepSeen() *sweepSeen {
+	return &sweepSeen{seed: maphash.MakeSeed(), m: make(map[uint64]uint64, sdk.MaxListLimit)}
+}
+
+// add remembers key at version ver. Callers are the sweep's own goroutine
+// (not the decide workers), so there is no lock. A nil sweepSeen (a store
+// with an atomic guard: no final pass) remembers nothing.
+func (f *sweepSeen) add(key string, ver sdk.Version) {
+	if f == nil {
+		return
+	}
+	f.m[maphash.String(f.seed, key)] = maphash.String(f.seed, string(ver))
+}
+
+// has reports whether key was remembered at version ver.
+func (f *sweepSeen) has(key string, ver sdk.Version) bool {
+	if f == nil {
+		return false
+	}
+	h, ok := f.m[maphash.String(f.seed, key)]
+	return ok && h == maphash.String(f.seed, string(ver))
 }
