@@ -62,14 +62,13 @@ func (v *Vault) sweep(ctx context.Context, s *session, old *epochKey, st *sweepS
 		st.seen = newSweepSeen()
 		defer func() { st.seen = nil }()
 	}
-	keysOnly := false
 	for pass := 0; ; pass++ {
 		raced := false
 		for _, p := range []struct {
 			prefix string
 			kind   uint8
 		}{{recordPrefix(v.id), wire.RecordCredential}, {quarantinePrefix(v.id), wire.RecordQuarantined}} {
-			r, err := v.sweepPrefix(ctx, s, old, st, p.prefix, p.kind, keysOnly)
+			r, err := v.sweepPrefix(ctx, s, old, st, p.prefix, p.kind)
 			if err != nil {
 				return err
 			}
@@ -92,7 +91,8 @@ func (v *Vault) sweep(ctx context.Context, s *session, old *epochKey, st *sweepS
 				case <-t.C:
 				}
 			}
-			final, keysOnly = true, true
+			final = true
+			st.seen.keysOnly = true
 			continue
 		}
 		if v.e.progress != nil {
@@ -103,10 +103,12 @@ func (v *Vault) sweep(ctx context.Context, s *session, old *epochKey, st *sweepS
 }
 
 // sweepPrefix makes one pass over the blobs under prefix. raced reports a
-// concurrent writer met on the way (the pass must be repeated). keysOnly
-// lists keys and versions only, skips the blobs st.seen holds at the listed
-// version and reads each other one (a key gone meanwhile is skipped).
-func (v *Vault) sweepPrefix(ctx context.Context, s *session, old *epochKey, st *sweepState, prefix string, kind uint8, keysOnly bool) (raced bool, err error) {
+// concurrent writer met on the way (the pass must be repeated). From the
+// final pass on (st.seen.keysOnly) it lists keys and versions only, skips
+// the blobs st.seen holds at the listed version and reads each other one (a
+// key gone meanwhile is skipped).
+func (v *Vault) sweepPrefix(ctx context.Context, s *session, old *epochKey, st *sweepState, prefix string, kind uint8) (raced bool, err error) {
+	keysOnly := st.seen != nil && st.seen.keysOnly
 	opts := sdk.ListOptions{Prefix: prefix, WithValues: !keysOnly, Limit: sdk.MaxListLimit}
 	for {
 		page, err := v.e.store.List(ctx, opts)
@@ -461,6 +463,8 @@ func (v *Vault) batches(ctx context.Context, guard *sdk.Guard, ws []sdk.Write) (
 type sweepSeen struct {
 	seed maphash.Seed
 	m    map[uint64]uint64
+	// keysOnly is set for the final pass and any pass it makes repeat.
+	keysOnly bool
 }
 
 func newSweepSeen() *sweepSeen {

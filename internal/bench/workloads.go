@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"runtime/debug"
 	"time"
 
 	"github.com/ALRubinger/aileron-store/core"
@@ -150,7 +151,7 @@ type runner struct {
 	eng   *core.Engine
 	admin *core.Identity
 	vault *core.Vault // the main vault, N credentials
-	raw   []string    // raw baseline keys written
+	rawN  int         // raw baseline blobs written (keys: rawKey)
 	gen   int         // generation of the raw keys (revoke moves them)
 	// peak is the host process's peak RSS read right after the host side
 	// of a workload, before its baseline runs in the same process.
@@ -168,8 +169,12 @@ func (r *runner) close(ctx context.Context) {
 
 func (r *runner) rawPrefix() string { return "bench-raw-" + r.run }
 
-// rawKey is the key of raw blob i in the current generation.
-func (r *runner) rawKey(i int) string { return fmt.Sprintf("%s/g%d-%07d", r.rawPrefix(), r.gen, i) }
+// rawKey is the key of raw blob i in the current generation. Keys are made
+// as they are needed rather than kept: a million of them would be 64 MiB of
+// the process's RSS, which the revoke's peak RSS would count.
+func (r *runner) rawKey(i int) string { return rawKeyOf(r.rawPrefix(), r.gen, i) }
+
+func rawKeyOf(prefix string, gen, i int) string { return fmt.Sprintf("%s/g%d-%07d", prefix, gen, i) }
 
 func perOp(calls int64, ops int) float64 {
 	if ops <= 0 {
@@ -222,20 +227,16 @@ func (r *runner) fill(ctx context.Context, v *core.Vault, n int) error {
 
 // rawFill writes N raw blobs of the size of an encrypted record.
 func (r *runner) rawFill(ctx context.Context) error {
-	if len(r.raw) > 0 {
+	if r.rawN > 0 {
 		return nil
 	}
 	val := make([]byte, r.rawSize())
 	rand.Read(val)
-	keys := make([]string, r.p.N)
-	for i := range keys {
-		keys[i] = r.rawKey(i)
-	}
 	r.p.Progress("writing %d raw baseline blobs", r.p.N)
 	_, err := Loop(ctx, r.p.Concurrency, Limits{Ops: r.p.N}, func(ctx context.Context, i int) error {
-		return r.env.Raw.Put(ctx, keys[i], val)
+		return r.env.Raw.Put(ctx, r.rawKey(i), val)
 	})
-	r.raw = keys
+	r.rawN = r.p.N
 	return err
 }
 
@@ -338,7 +339,7 @@ func (r *runner) get(ctx context.Context) (Result, error) {
 		clear(val)
 		return err
 	}, func(ctx context.Context, i int) error {
-		_, err := r.env.Raw.Get(ctx, r.raw[i%len(r.raw)])
+		_, err := r.env.Raw.Get(ctx, r.rawKey(i%r.rawN))
 		return err
 	})
 	if err != nil {
@@ -367,7 +368,7 @@ func (r *runner) put(ctx context.Context) (Result, error) {
 	s, err := r.withFloor(ctx, func(ctx context.Context, i int) error {
 		return v.Put(ctx, credName(i%r.p.N), val)
 	}, func(ctx context.Context, i int) error {
-		return r.env.Raw.Put(ctx, r.raw[i%len(r.raw)], rawVal)
+		return r.env.Raw.Put(ctx, r.rawKey(i%r.rawN), rawVal)
 	})
 	if err != nil {
 		return Result{}, err
@@ -507,6 +508,10 @@ func (r *runner) revoke(ctx context.Context) (Result, error) {
 		return Result{}, err
 	}
 	r.p.Progress("revoke: timing a revoke of %d credentials", r.p.N)
+	// The peak RSS is the revoke's, as in a host process that runs only the
+	// revoke: the fill's garbage goes back to the system first.
+	debug.FreeOSMemory()
+	ResetPeakRSS()
 	calls0 := r.store.calls.Load()
 	t0 := time.Now()
 	rep, err := v.Revoke(ctx, "bob")
@@ -523,27 +528,24 @@ func (r *runner) revoke(ctx context.Context) (Result, error) {
 	// baseline does what a hand-written move would: read the blob, write it
 	// under a new key, delete the old one.
 	r.p.Progress("revoke: timing raw read+write+delete of %d blobs", r.p.N)
+	from := r.gen
 	r.gen++
-	moved := make([]string, len(r.raw))
-	for i := range moved {
-		moved[i] = r.rawKey(i)
-	}
 	t0 = time.Now()
-	_, err = Loop(ctx, r.p.Concurrency, Limits{Ops: len(r.raw)}, func(ctx context.Context, i int) error {
-		b, err := r.env.Raw.Get(ctx, r.raw[i])
+	_, err = Loop(ctx, r.p.Concurrency, Limits{Ops: r.rawN}, func(ctx context.Context, i int) error {
+		old := rawKeyOf(r.rawPrefix(), from, i)
+		b, err := r.env.Raw.Get(ctx, old)
 		if err != nil {
 			return err
 		}
-		if err := r.env.Raw.Put(ctx, moved[i], b); err != nil {
+		if err := r.env.Raw.Put(ctx, r.rawKey(i), b); err != nil {
 			return err
 		}
-		return r.env.Raw.Delete(ctx, r.raw[i])
+		return r.env.Raw.Delete(ctx, old)
 	})
 	if err != nil {
 		return Result{}, fmt.Errorf("baseline: %w", err)
 	}
 	base := time.Since(t0)
-	r.raw = moved
 	res := Result{
 		Ops: r.p.N, OpsPerSec: float64(r.p.N) / host.Seconds(), P50us: us(host), P99us: us(host),
 		BaselineOpsPerSec: float64(r.p.N) / base.Seconds(), BaselineP50us: us(base),
