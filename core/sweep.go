@@ -212,7 +212,7 @@ func (v *Vault) decide(ctx context.Context, s *session, old *epochKey, st *sweep
 		it.action = sweepDrop // a deletion of an earlier rotation: done
 		return it, nil
 	}
-	st.note(func() { st.readable[name] = true })
+	st.note(func() { st.readable = append(st.readable, name) })
 	if o.k != old {
 		it.kept = true
 		return it, nil // sweepKeep: under the current key (or a newer one), authenticated

@@ -7,7 +7,6 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/ALRubinger/aileron-store/internal/testenv"
 	"github.com/ALRubinger/aileron-store/sdk"
 )
 
@@ -66,15 +65,8 @@ func TestBatchOppositeOrders(t *testing.T) {
 // transaction, guarded), "puts" as 1,000 single Puts. One op is the 1,000
 // writes.
 func BenchmarkWrite1000(b *testing.B) {
-	srv := testenv.Postgres(b)
-	_, dsn := srv.NewDatabase(b, nil)
+	s := newTestDB(b, nil).open(b, nil)
 	ctx := context.Background()
-	st, err := New(ctx, map[string]string{"dsn": dsn})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer st.Close()
-	s := st.(*Store)
 	head, err := s.Put(ctx, "sweep/head", []byte("h"), sdk.None)
 	if err != nil {
 		b.Fatal(err)
@@ -124,15 +116,8 @@ func BenchmarkWrite1000(b *testing.B) {
 // guard row is locked FOR SHARE in the batch's transaction); "upsert" the
 // bench's raw baseline (INSERT ... ON CONFLICT DO UPDATE with no condition).
 func BenchmarkPutForms(b *testing.B) {
-	srv := testenv.Postgres(b)
-	_, dsn := srv.NewDatabase(b, nil)
+	s := newTestDB(b, nil).open(b, nil)
 	ctx := context.Background()
-	st, err := New(ctx, map[string]string{"dsn": dsn})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer st.Close()
-	s := st.(*Store)
 	head, err := s.Put(ctx, "v/head", []byte("h"), sdk.None)
 	if err != nil {
 		b.Fatal(err)

@@ -19,7 +19,7 @@ type testDB struct {
 	dsn  string
 }
 
-func newTestDB(t *testing.T, opts *testenv.PGDatabaseOptions) testDB {
+func newTestDB(t testing.TB, opts *testenv.PGDatabaseOptions) testDB {
 	t.Helper()
 	srv := testenv.Postgres(t)
 	name, dsn := srv.NewDatabase(t, opts)
@@ -27,7 +27,7 @@ func newTestDB(t *testing.T, opts *testenv.PGDatabaseOptions) testDB {
 }
 
 // open opens a Store on db with extra config fields, closed when t ends.
-func (db testDB) open(t *testing.T, extra map[string]string) *Store {
+func (db testDB) open(t testing.TB, extra map[string]string) *Store {
 	t.Helper()
 	cfg := map[string]string{"dsn": db.dsn}
 	for k, v := range extra {
