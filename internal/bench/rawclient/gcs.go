@@ -101,8 +101,8 @@ func (r *rawGCS) List(ctx context.Context, prefix string) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	return len(keys), parallel(ctx, 16, len(keys), func(ctx context.Context, i int) error {
-		_, err := r.Get(ctx, keys[i])
+	return len(keys), forEach(ctx, keys, func(ctx context.Context, key string) error {
+		_, err := r.Get(ctx, key)
 		return err
 	})
 }
@@ -112,8 +112,8 @@ func (r *rawGCS) Cleanup(ctx context.Context, prefix string) error {
 	if err != nil {
 		return err
 	}
-	return parallel(ctx, 16, len(keys), func(ctx context.Context, i int) error {
-		return r.b.Object(r.prefix + keys[i]).Delete(ctx)
+	return forEach(ctx, keys, func(ctx context.Context, key string) error {
+		return r.b.Object(r.prefix + key).Delete(ctx)
 	})
 }
 

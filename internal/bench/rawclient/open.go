@@ -8,6 +8,7 @@ import (
 	"fmt"
 
 	"github.com/ALRubinger/aileron-store/internal/bench"
+	"golang.org/x/sync/errgroup"
 )
 
 // Open opens the raw client of backend with the same configuration map the
@@ -25,4 +26,15 @@ func Open(ctx context.Context, backend string, config map[string]string) (bench.
 	default:
 		return nil, fmt.Errorf("no raw baseline for backend %q (have fs, s3, gcs, postgres)", backend)
 	}
+}
+
+// forEach calls fn for every key from at most 16 goroutines (what a client
+// listing with values does) and returns the first error.
+func forEach(ctx context.Context, keys []string, fn func(ctx context.Context, key string) error) error {
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(16)
+	for _, k := range keys {
+		g.Go(func() error { return fn(ctx, k) })
+	}
+	return g.Wait()
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
@@ -95,8 +94,8 @@ func (r *rawS3) List(ctx context.Context, prefix string) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	return len(keys), parallel(ctx, 16, len(keys), func(ctx context.Context, i int) error {
-		_, err := r.Get(ctx, keys[i])
+	return len(keys), forEach(ctx, keys, func(ctx context.Context, key string) error {
+		_, err := r.Get(ctx, key)
 		return err
 	})
 }
@@ -126,24 +125,3 @@ func (r *rawS3) Cleanup(ctx context.Context, prefix string) error {
 }
 
 func (r *rawS3) Close() error { return nil }
-
-// parallel runs fn(i) for i in [0,n) from at most width goroutines and
-// returns the first error.
-func parallel(ctx context.Context, width, n int, fn func(ctx context.Context, i int) error) error {
-	var wg sync.WaitGroup
-	var once sync.Once
-	var first error
-	sem := make(chan struct{}, width)
-	for i := 0; i < n; i++ {
-		sem <- struct{}{}
-		wg.Add(1)
-		go func(i int) {
-			defer func() { <-sem; wg.Done() }()
-			if err := fn(ctx, i); err != nil {
-				once.Do(func() { first = err })
-			}
-		}(i)
-	}
-	wg.Wait()
-	return first
-}
