@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/maphash"
+	"sync"
 	"time"
 
 	"github.com/ALRubinger/aileron-store/core/internal/wire"
@@ -107,73 +108,111 @@ func (v *Vault) sweep(ctx context.Context, s *session, old *epochKey, st *sweepS
 // final pass on (st.seen.keysOnly) it lists keys and versions only, skips
 // the blobs st.seen holds at the listed version and reads each other one (a
 // key gone meanwhile is skipped).
+//
+// The pass is a two-stage pipeline: while one page's decisions are applied
+// (two or three batches of writes), the next page is listed, read and
+// decided, so that a store's reads and writes overlap instead of taking
+// turns. At most three pages are in memory: the one being applied, the next
+// one decided and waiting, and the listing in hand. A page listed while the
+// page before it is applied may or may not show that page's new copies
+// (they sort anywhere under the prefix): either way it keeps them, as a
+// sequential pass does with those that sort after its page.
 func (v *Vault) sweepPrefix(ctx context.Context, s *session, old *epochKey, st *sweepState, prefix string, kind uint8) (raced bool, err error) {
-	keysOnly := st.seen != nil && st.seen.keysOnly
-	opts := sdk.ListOptions{Prefix: prefix, WithValues: !keysOnly, Limit: sdk.MaxListLimit}
-	for {
-		page, err := v.e.store.List(ctx, opts)
-		if err != nil {
-			return raced, fmt.Errorf("core: listing records of vault %q: %w", v.name, err)
-		}
-		todo := page.Entries
-		if keysOnly {
-			todo = nil
-			for _, en := range page.Entries {
-				if !st.seen.has(en.Key, en.Version) {
-					todo = append(todo, en)
-				}
+	g, gctx := errgroup.WithContext(ctx)
+	pages := make(chan []*sweepItem)
+	g.Go(func() error {
+		defer close(pages)
+		keysOnly := st.seen.keysOnlyPass()
+		opts := sdk.ListOptions{Prefix: prefix, WithValues: !keysOnly, Limit: sdk.MaxListLimit}
+		for {
+			page, err := v.e.store.List(gctx, opts)
+			if err != nil {
+				return fmt.Errorf("core: listing records of vault %q: %w", v.name, err)
 			}
-		}
-		items := make([]*sweepItem, len(todo))
-		g, gctx := errgroup.WithContext(ctx)
-		g.SetLimit(v.e.concurrency)
-		for i, en := range todo {
-			g.Go(func() error {
-				en := en // reassigned below: keeps the loop's en captured by value
-				if keysOnly {
-					data, ver, err := v.e.store.Get(gctx, en.Key)
-					if errors.Is(err, sdk.ErrNotFound) {
-						items[i] = &sweepItem{en: en} // gone meanwhile: nothing to do
-						return nil
-					}
-					if err != nil {
-						return fmt.Errorf("core: reading %s %q: %w", kindRecord, en.Key, err)
-					}
-					en = sdk.Entry{Key: en.Key, Value: data, Version: ver}
-				}
-				it, err := v.decide(gctx, s, old, st, prefix, kind, en)
-				if err == nil && it.action == sweepDiscard {
-					// Read it again before deleting it: a listing that
-					// lied in transit must not cost a record.
-					it, err = v.redecide(gctx, s, old, st, prefix, kind, it)
-				}
-				items[i] = it
+			items, err := v.decidePage(gctx, s, old, st, prefix, kind, page.Entries, keysOnly)
+			if err != nil {
 				return err
-			})
-		}
-		if err := g.Wait(); err != nil {
-			return raced, err
-		}
-		for _, it := range items {
-			if it.kept {
-				st.seen.add(it.en.Key, it.en.Version)
+			}
+			select {
+			case pages <- items:
+			case <-gctx.Done():
+				return gctx.Err()
+			}
+			if !page.More {
+				return nil
+			}
+			if len(page.Entries) > 0 {
+				opts.StartAfter = page.Entries[len(page.Entries)-1].Key
 			}
 		}
-		r, err := v.applySweep(ctx, s, st, items)
-		if err != nil {
-			return raced, err
+	})
+	g.Go(func() error {
+		for items := range pages {
+			for _, it := range items {
+				if it.kept {
+					st.seen.add(it.en.Key, it.en.Version)
+				}
+			}
+			r, err := v.applySweep(gctx, s, st, items)
+			if err != nil {
+				return err
+			}
+			raced = raced || r
+			if v.e.progress != nil {
+				v.e.progress(Progress{Op: "sweep", Vault: v.name, Done: st.rep.Reencrypted})
+			}
 		}
-		raced = raced || r
-		if v.e.progress != nil {
-			v.e.progress(Progress{Op: "sweep", Vault: v.name, Done: st.rep.Reencrypted})
-		}
-		if !page.More {
-			return raced, nil
-		}
-		if len(page.Entries) > 0 {
-			opts.StartAfter = page.Entries[len(page.Entries)-1].Key
+		return nil
+	})
+	err = g.Wait()
+	return raced, err
+}
+
+// decidePage decides what the sweep does with each blob of one listed page,
+// v.e.concurrency at a time. With keysOnly the page has no values: the blobs
+// st.seen holds at the listed version are left out and every other one is
+// read (a key gone meanwhile is left alone).
+func (v *Vault) decidePage(ctx context.Context, s *session, old *epochKey, st *sweepState, prefix string, kind uint8, entries []sdk.Entry, keysOnly bool) ([]*sweepItem, error) {
+	todo := entries
+	if keysOnly {
+		todo = nil
+		for _, en := range entries {
+			if !st.seen.has(en.Key, en.Version) {
+				todo = append(todo, en)
+			}
 		}
 	}
+	items := make([]*sweepItem, len(todo))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(v.e.concurrency)
+	for i, en := range todo {
+		g.Go(func() error {
+			en := en // reassigned below: keeps the loop's en captured by value
+			if keysOnly {
+				data, ver, err := v.e.store.Get(gctx, en.Key)
+				if errors.Is(err, sdk.ErrNotFound) {
+					items[i] = &sweepItem{en: en} // gone meanwhile: nothing to do
+					return nil
+				}
+				if err != nil {
+					return fmt.Errorf("core: reading %s %q: %w", kindRecord, en.Key, err)
+				}
+				en = sdk.Entry{Key: en.Key, Value: data, Version: ver}
+			}
+			it, err := v.decide(gctx, s, old, st, prefix, kind, en)
+			if err == nil && it.action == sweepDiscard {
+				// Read it again before deleting it: a listing that
+				// lied in transit must not cost a record.
+				it, err = v.redecide(gctx, s, old, st, prefix, kind, it)
+			}
+			items[i] = it
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 // decide opens one listed blob and says what the sweep does with it.
@@ -462,8 +501,12 @@ func (v *Vault) batches(ctx context.Context, guard *sdk.Guard, ws []sdk.Write) (
 // no growth step copies the whole map at once. It lives for one sweep.
 type sweepSeen struct {
 	seed maphash.Seed
-	m    map[uint64]uint64
-	// keysOnly is set for the final pass and any pass it makes repeat.
+	// mu guards m: a pass adds what it applies while it decides the next
+	// page (see sweepPrefix).
+	mu sync.Mutex
+	m  map[uint64]uint64
+	// keysOnly is set for the final pass and any pass it makes repeat
+	// (between passes, by the sweep's own goroutine).
 	keysOnly bool
 }
 
@@ -471,14 +514,16 @@ func newSweepSeen() *sweepSeen {
 	return &sweepSeen{seed: maphash.MakeSeed(), m: make(map[uint64]uint64, sdk.MaxListLimit)}
 }
 
-// add remembers key at version ver. Callers are the sweep's own goroutine
-// (not the decide workers), so there is no lock. A nil sweepSeen (a store
-// with an atomic guard: no final pass) remembers nothing.
+// add remembers key at version ver. A nil sweepSeen (a store with an
+// atomic guard: no final pass) remembers nothing.
 func (f *sweepSeen) add(key string, ver sdk.Version) {
 	if f == nil {
 		return
 	}
-	f.m[maphash.String(f.seed, key)] = maphash.String(f.seed, string(ver))
+	k, h := maphash.String(f.seed, key), maphash.String(f.seed, string(ver))
+	f.mu.Lock()
+	f.m[k] = h
+	f.mu.Unlock()
 }
 
 // has reports whether key was remembered at version ver.
@@ -486,6 +531,15 @@ func (f *sweepSeen) has(key string, ver sdk.Version) bool {
 	if f == nil {
 		return false
 	}
-	h, ok := f.m[maphash.String(f.seed, key)]
-	return ok && h == maphash.String(f.seed, string(ver))
+	k, h := maphash.String(f.seed, key), maphash.String(f.seed, string(ver))
+	f.mu.Lock()
+	got, ok := f.m[k]
+	f.mu.Unlock()
+	return ok && got == h
+}
+
+// keysOnlyPass reports whether the pass lists keys and versions only (the
+// final pass on a store without an atomic guard, and any pass it repeats).
+func (f *sweepSeen) keysOnlyPass() bool {
+	return f != nil && f.keysOnly
 }
