@@ -33,7 +33,7 @@ func TestRunAllWorkloadsOverFSPlugin(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer raw.Close()
-	fl, err := floor.Start(ctx, testenv.Binary(t, benchBinary), floor.Arg)
+	fl, err := floor.Start(ctx, bench.WriteFloor("fs", raw), testenv.Binary(t, benchBinary), floor.Arg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,7 +90,7 @@ func TestOpenRawErrors(t *testing.T) {
 // without go-plugin, without and with mutual TLS.
 func BenchmarkFloor(b *testing.B) {
 	ctx := context.Background()
-	fl, err := floor.Start(ctx, testenv.Binary(b, benchBinary), floor.Arg)
+	fl, err := floor.Start(ctx, nil, testenv.Binary(b, benchBinary), floor.Arg)
 	if err != nil {
 		b.Fatal(err)
 	}

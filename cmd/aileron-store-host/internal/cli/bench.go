@@ -107,7 +107,7 @@ The table ends with the performance targets this run allows checking.`,
 				return &backendError{backend: b.name, err: err}
 			}
 			defer raw.Close()
-			fl, err := floor.Start(ctx, a.HostPath, floor.Arg)
+			fl, err := floor.Start(ctx, bench.WriteFloor(b.name, raw), a.HostPath, floor.Arg)
 			if err != nil {
 				return err
 			}
