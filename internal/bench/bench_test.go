@@ -64,6 +64,9 @@ func TestRunAllWorkloadsOverFSPlugin(t *testing.T) {
 		if r.Workload == "ping" && (r.TLSFloorP50us <= 0 || r.IPCFloorP50us != r.P50us) {
 			t.Errorf("ping: floors incomplete %+v", r)
 		}
+		if (r.Workload == "put") != (r.BareWriteP50us > 0) {
+			t.Errorf("%s: bare write floor %.1fus, want one on put only", r.Workload, r.BareWriteP50us)
+		}
 		// Every get, put and revoke makes at least one Store call per
 		// operation: the count proves the calls went through the counter.
 		if (r.Workload == "get" || r.Workload == "put" || r.Workload == "revoke") && r.CallsPerOp < 1 {
