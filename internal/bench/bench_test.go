@@ -33,7 +33,7 @@ func TestRunAllWorkloadsOverFSPlugin(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer raw.Close()
-	fl, err := floor.Start(ctx, testenv.Binary(t, benchBinary), floor.Arg)
+	fl, err := floor.Start(ctx, bench.WriteFloor("fs", raw), testenv.Binary(t, benchBinary), floor.Arg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,6 +64,9 @@ func TestRunAllWorkloadsOverFSPlugin(t *testing.T) {
 		if r.Workload == "ping" && (r.TLSFloorP50us <= 0 || r.IPCFloorP50us != r.P50us) {
 			t.Errorf("ping: floors incomplete %+v", r)
 		}
+		if (r.Workload == "put") != (r.BareWriteP50us > 0) {
+			t.Errorf("%s: bare write floor %.1fus, want one on put only", r.Workload, r.BareWriteP50us)
+		}
 		// Every get, put and revoke makes at least one Store call per
 		// operation: the count proves the calls went through the counter.
 		if (r.Workload == "get" || r.Workload == "put" || r.Workload == "revoke") && r.CallsPerOp < 1 {
@@ -90,7 +93,7 @@ func TestOpenRawErrors(t *testing.T) {
 // without go-plugin, without and with mutual TLS.
 func BenchmarkFloor(b *testing.B) {
 	ctx := context.Background()
-	fl, err := floor.Start(ctx, testenv.Binary(b, benchBinary), floor.Arg)
+	fl, err := floor.Start(ctx, nil, testenv.Binary(b, benchBinary), floor.Arg)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -36,7 +36,9 @@ type Env struct {
 	// floor); nil when Store is in process.
 	Ping func(ctx context.Context) error
 	// Floor is a bare gRPC server in a process of its own (see floor.Start):
-	// the ping workload's baseline. Nil skips the ping workload's baseline.
+	// the ping workload's baseline, and the put workload's bare write floor
+	// when it was started with the raw client's setup (WriteFloor). Nil
+	// skips the ping workload's baseline.
 	Floor *floor.Floor
 	// Raw is the backend's own client, for the baselines.
 	Raw Raw
@@ -72,6 +74,13 @@ type Result struct {
 	// TLSFloorP50us (ping) is the p50 of the bare gRPC call with mutual TLS
 	// (the baseline is the same call without TLS).
 	TLSFloorP50us float64 `json:"tls_floor_p50_us,omitempty"`
+	// BareWriteP50us (put, where the raw client can be shared: fs,
+	// postgres) is the p50 of the bare write floor: a call to a bare gRPC
+	// server in a process of its own (unix socket, no TLS, no go-plugin)
+	// that does only the raw put, the baseline's own code on the same
+	// blobs. Minus the baseline p50, it is what crossing a process costs a
+	// call that waits on that write.
+	BareWriteP50us float64 `json:"bare_write_p50_us,omitempty"`
 }
 
 func us(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1e3 }
@@ -256,15 +265,20 @@ func (r *runner) rawSize() int {
 // (header, name, nonce, tag, signature) before padding.
 const recordOverhead = 160
 
-// withFloor times host and baseline interleaved, and with them the IPC
-// floor (an empty round trip to the plugin process) when the store is a
-// plugin: it returns host, baseline and floor (zero when in process).
-func (r *runner) withFloor(ctx context.Context, host, baseline func(ctx context.Context, i int) error) ([]Sample, error) {
+// withFloor times ops (host, baseline, ...) interleaved, and with them the
+// IPC floor (an empty round trip to the plugin process) when the store is a
+// plugin: it returns one Sample per op, and the floor's (zero when in
+// process).
+func (r *runner) withFloor(ctx context.Context, ops ...func(ctx context.Context, i int) error) ([]Sample, Sample, error) {
 	if r.env.Ping == nil {
-		s, err := r.interleaved(ctx, host, baseline)
-		return append(s, Sample{}), err
+		s, err := r.interleaved(ctx, ops...)
+		return s, Sample{}, err
 	}
-	return r.interleaved(ctx, host, baseline, func(ctx context.Context, _ int) error { return r.env.Ping(ctx) })
+	s, err := r.interleaved(ctx, append(ops, func(ctx context.Context, _ int) error { return r.env.Ping(ctx) })...)
+	if err != nil {
+		return nil, Sample{}, err
+	}
+	return s[:len(ops)], s[len(ops)], nil
 }
 
 // rounds is how many parts a workload's timed loops are split into,
@@ -334,7 +348,7 @@ func (r *runner) get(ctx context.Context) (Result, error) {
 	}
 	r.p.Progress("get: timing the host, the raw client and the IPC floor, %d rounds", rounds)
 	calls0 := r.store.calls.Load()
-	s, err := r.withFloor(ctx, func(ctx context.Context, i int) error {
+	s, floor, err := r.withFloor(ctx, func(ctx context.Context, i int) error {
 		val, err := v.Get(ctx, credName(i%r.p.N))
 		clear(val)
 		return err
@@ -346,8 +360,8 @@ func (r *runner) get(ctx context.Context) (Result, error) {
 		return Result{}, err
 	}
 	r.peak = PeakRSS()
-	host, base, floor := s[0], s[1], s[2]
-	res := compare(host, base, floor, "raw "+r.env.Raw.Name()+" read of a blob of the same size")
+	host := s[0]
+	res := compare(host, s[1], floor, "raw "+r.env.Raw.Name()+" read of a blob of the same size")
 	res.CallsPerOp = perOp(r.store.calls.Load()-calls0, host.Ops)
 	return res, nil
 }
@@ -363,20 +377,34 @@ func (r *runner) put(ctx context.Context) (Result, error) {
 	val := r.value()
 	rawVal := make([]byte, r.rawSize())
 	rand.Read(rawVal) // as incompressible as a record (PostgreSQL compresses)
-	r.p.Progress("put: timing the host, the raw client and the IPC floor, %d rounds", rounds)
-	calls0 := r.store.calls.Load()
-	s, err := r.withFloor(ctx, func(ctx context.Context, i int) error {
+	ops := []func(ctx context.Context, i int) error{func(ctx context.Context, i int) error {
 		return v.Put(ctx, credName(i%r.p.N), val)
 	}, func(ctx context.Context, i int) error {
 		return r.env.Raw.Put(ctx, r.rawKey(i%r.rawN), rawVal)
-	})
+	}}
+	// The bare write floor: the same raw put of the same blobs, done in the
+	// bare gRPC server's process, one call across the boundary per put.
+	bareWrite := r.env.Floor != nil && r.env.Floor.Writes()
+	timed := "the host, the raw client and the IPC floor"
+	if bareWrite {
+		ops = append(ops, func(ctx context.Context, i int) error {
+			return r.env.Floor.Put(ctx, r.rawKey(i%r.rawN), rawVal)
+		})
+		timed = "the host, the raw client, the bare write floor and the IPC floor"
+	}
+	r.p.Progress("put: timing %s, %d rounds", timed, rounds)
+	calls0 := r.store.calls.Load()
+	s, floor, err := r.withFloor(ctx, ops...)
 	if err != nil {
 		return Result{}, err
 	}
 	r.peak = PeakRSS()
-	host, base, floor := s[0], s[1], s[2]
-	res := compare(host, base, floor, "raw "+r.env.Raw.Name()+" write of a blob of the same size")
+	host := s[0]
+	res := compare(host, s[1], floor, "raw "+r.env.Raw.Name()+" write of a blob of the same size")
 	res.CallsPerOp = perOp(r.store.calls.Load()-calls0, host.Ops)
+	if bareWrite {
+		res.BareWriteP50us = us(s[2].P50)
+	}
 	return res, nil
 }
 

@@ -10,6 +10,7 @@
 package main
 
 import (
+	"context"
 	"os"
 
 	"github.com/ALRubinger/aileron-store/cmd/aileron-store-host/internal/cli"
@@ -27,7 +28,7 @@ func main() {
 			sdk.Serve(fs.New, &sdk.ServeOptions{Name: "aileron-store-fs"})
 			return
 		case floor.Arg:
-			if err := floor.Serve(); err != nil {
+			if err := floor.Serve(openWriter); err != nil {
 				os.Stderr.WriteString(err.Error() + "\n")
 				os.Exit(1)
 			}
@@ -37,4 +38,10 @@ func main() {
 	code := cli.BenchMain(os.Args[1:], rawclient.Open)
 	sdk.CleanupPlugins()
 	os.Exit(code)
+}
+
+// openWriter opens the raw baseline client in the floor process: the one
+// the bare write floor writes through.
+func openWriter(ctx context.Context, backend string, config map[string]string) (floor.Writer, error) {
+	return rawclient.Open(ctx, backend, config)
 }

@@ -1,6 +1,8 @@
 // Package floor is the bench's bare gRPC floor: a server in a process of its
 // own, reached over a unix socket without go-plugin, with and without mutual
-// TLS, to compare the plugin's empty call with.
+// TLS, to compare the plugin's empty call with; and, given a raw baseline
+// client, the bare write floor: the same server doing only the raw baseline's
+// write, to compare the plugin's put with.
 package floor
 
 import (
@@ -29,15 +31,23 @@ import (
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/types/known/emptypb"
+
+	hostapiv1 "github.com/ALRubinger/aileron-store/api/hostapi/v1"
 )
 
 // Arg is the argument with which the bench binary re-executes itself as
 // the bare gRPC server of the floor measurement (see Start).
 const Arg = "__bench-floor"
 
-// The floor service: one unary method with empty messages, the same shape
-// as the plugin's Ping, registered without generated code.
-const floorMethod = "/aileron.store.bench.v1.Floor/Ping"
+// The floor service, registered without generated code: Ping, one unary
+// method with empty messages, the same shape as the plugin's Ping; and Put,
+// the raw baseline's write of one blob. Put's request is a message of the
+// plugin Put's shape (a key and a value) from a package the bench already
+// links: the host API's PutRequest, its name the key.
+const (
+	floorMethod    = "/aileron.store.bench.v1.Floor/Ping"
+	floorPutMethod = "/aileron.store.bench.v1.Floor/Put"
+)
 
 type floorServer interface{}
 
@@ -52,16 +62,54 @@ var floorService = grpc.ServiceDesc{
 			}
 			return new(emptypb.Empty), nil
 		},
+	}, {
+		MethodName: "Put",
+		Handler: func(srv any, ctx context.Context, dec func(any) error, _ grpc.UnaryServerInterceptor) (any, error) {
+			req := new(hostapiv1.PutRequest)
+			if err := dec(req); err != nil {
+				return nil, err
+			}
+			w := srv.(*server).raw
+			if w == nil {
+				return nil, errors.New("floor: Put: the floor process was started without a raw client")
+			}
+			if err := w.Put(ctx, req.Name, req.Value); err != nil {
+				return nil, fmt.Errorf("floor: raw put of %s: %w", req.Name, err)
+			}
+			return new(emptypb.Empty), nil
+		},
 	}},
 	Metadata: "floor",
 }
 
+// server is what the floor service's handlers serve from.
+type server struct{ raw Writer }
+
+// Writer is the part of a raw baseline client the bare write floor uses.
+type Writer interface {
+	Put(ctx context.Context, key string, value []byte) error
+	Close() error
+}
+
+// Opener opens a raw baseline client in the floor process (the bench's raw
+// opener, which the floor package cannot import).
+type Opener func(ctx context.Context, backend string, config map[string]string) (Writer, error)
+
+// RawConfig says which raw baseline client the floor process opens for Put:
+// the backend and the configuration map with which the bench's own raw
+// client was opened, so that both write the same blobs.
+type RawConfig struct {
+	Backend string            `json:"backend"`
+	Config  map[string]string `json:"config"`
+}
+
 // floorSetup is what the bench sends the floor process on its stdin.
 type floorSetup struct {
-	Dir        string `json:"dir"`         // owner-only directory for the sockets
-	ServerCert []byte `json:"server_cert"` // PEM
-	ServerKey  []byte `json:"server_key"`  // PEM
-	ClientCert []byte `json:"client_cert"` // PEM: the only client accepted
+	Dir        string     `json:"dir"`           // owner-only directory for the sockets
+	ServerCert []byte     `json:"server_cert"`   // PEM
+	ServerKey  []byte     `json:"server_key"`    // PEM
+	ClientCert []byte     `json:"client_cert"`   // PEM: the only client accepted
+	Raw        *RawConfig `json:"raw,omitempty"` // the raw client for Put; none without
 }
 
 const (
@@ -69,12 +117,13 @@ const (
 	floorTLSSock   = "tls.sock"
 )
 
-// Serve runs the floor server process: it reads its setup from stdin,
-// serves the floor service on two unix sockets in the setup's directory, one
-// plain and one with mutual TLS (certificates as go-plugin's AutoMTLS makes
-// them), prints "ready" on stdout, and returns when its stdin closes (the
-// bench finished or died).
-func Serve() error {
+// Serve runs the floor server process: it reads its setup from stdin, opens
+// the setup's raw client with open if the setup names one, serves the floor
+// service on two unix sockets in the setup's directory, one plain and one
+// with mutual TLS (certificates as go-plugin's AutoMTLS makes them), prints
+// "ready" on stdout, and returns when its stdin closes (the bench finished or
+// died).
+func Serve(open Opener) error {
 	in := bufio.NewReader(os.Stdin)
 	line, err := in.ReadBytes('\n')
 	if err != nil {
@@ -84,6 +133,13 @@ func Serve() error {
 	clear(line)
 	if err != nil {
 		return err
+	}
+	var srv server
+	if s.Raw != nil {
+		if srv.raw, err = open(context.Background(), s.Raw.Backend, s.Raw.Config); err != nil {
+			return fmt.Errorf("floor: opening the %s raw client: %w", s.Raw.Backend, err)
+		}
+		defer srv.raw.Close()
 	}
 	plainL, err := listenOwnerOnly(filepath.Join(s.Dir, floorPlainSock))
 	if err != nil {
@@ -95,14 +151,14 @@ func Serve() error {
 		return err
 	}
 	plain := grpc.NewServer()
-	plain.RegisterService(&floorService, struct{}{})
+	plain.RegisterService(&floorService, &srv)
 	withTLS := grpc.NewServer(grpc.Creds(credentials.NewTLS(&tls.Config{
 		Certificates: []tls.Certificate{cert},
 		ClientAuth:   tls.RequireAndVerifyClientCert,
 		ClientCAs:    clients,
 		MinVersion:   tls.VersionTLS12,
 	})))
-	withTLS.RegisterService(&floorService, struct{}{})
+	withTLS.RegisterService(&floorService, &srv)
 	go plain.Serve(plainL)
 	go withTLS.Serve(tlsL)
 	fmt.Println("ready")
@@ -121,6 +177,9 @@ func parseFloorSetup(line []byte) (floorSetup, tls.Certificate, *x509.CertPool, 
 		return floorSetup{}, tls.Certificate{}, nil, fmt.Errorf("floor: setup: %w", err)
 	}
 	defer clear(s.ServerKey)
+	if s.Raw != nil && s.Raw.Backend == "" {
+		return floorSetup{}, tls.Certificate{}, nil, errors.New("floor: setup field \"raw\": no backend")
+	}
 	if s.Dir == "" || !filepath.IsAbs(s.Dir) {
 		return floorSetup{}, tls.Certificate{}, nil, fmt.Errorf("floor: setup field \"dir\": want an absolute path, got %q", s.Dir)
 	}
@@ -150,6 +209,7 @@ func listenOwnerOnly(path string) (net.Listener, error) {
 // Floor is a running floor server process and a client connection to each
 // of its sockets.
 type Floor struct {
+	writes       bool // the process has a raw client: Put works
 	cmd          *exec.Cmd
 	stdin        io.WriteCloser
 	dir          string
@@ -159,21 +219,22 @@ type Floor struct {
 }
 
 // Start starts the floor server (the program exe with args, which must
-// call Serve) and connects to it. Close stops it.
-func Start(ctx context.Context, exe string, args ...string) (*Floor, error) {
+// call Serve) and connects to it. With raw set, the process opens that raw
+// client and Put writes through it; with nil, Put fails. Close stops it.
+func Start(ctx context.Context, raw *RawConfig, exe string, args ...string) (*Floor, error) {
 	dir, err := os.MkdirTemp("", "aileron-bench-floor-")
 	if err != nil {
 		return nil, fmt.Errorf("floor: %w", err)
 	}
-	f := &Floor{dir: dir, waitDone: make(chan struct{})}
-	if err := f.start(ctx, exe, args); err != nil {
+	f := &Floor{writes: raw != nil, dir: dir, waitDone: make(chan struct{})}
+	if err := f.start(ctx, raw, exe, args); err != nil {
 		f.Close()
 		return nil, err
 	}
 	return f, nil
 }
 
-func (f *Floor) start(ctx context.Context, exe string, args []string) error {
+func (f *Floor) start(ctx context.Context, raw *RawConfig, exe string, args []string) error {
 	serverCert, serverKey, err := selfSignedCert()
 	if err != nil {
 		return err
@@ -182,7 +243,7 @@ func (f *Floor) start(ctx context.Context, exe string, args []string) error {
 	if err != nil {
 		return err
 	}
-	setup, err := json.Marshal(floorSetup{Dir: f.dir, ServerCert: serverCert, ServerKey: serverKey, ClientCert: clientCert})
+	setup, err := json.Marshal(floorSetup{Dir: f.dir, ServerCert: serverCert, ServerKey: serverKey, ClientCert: clientCert, Raw: raw})
 	clear(serverKey)
 	if err != nil {
 		return err
@@ -252,6 +313,20 @@ func (f *Floor) Bare(ctx context.Context) error {
 // BareTLS is Bare over mutual TLS with certificates like go-plugin's.
 func (f *Floor) BareTLS(ctx context.Context) error {
 	return f.mtls.Invoke(ctx, floorMethod, &emptypb.Empty{}, &emptypb.Empty{})
+}
+
+// Writes reports whether the floor process has a raw client, so that Put
+// works.
+func (f *Floor) Writes() bool { return f.writes }
+
+// Put is the bare write floor: one unary call to the floor process over the
+// plain unix socket (no TLS, no go-plugin) in which the process writes value
+// under key through its raw client, as the bench's raw baseline would.
+func (f *Floor) Put(ctx context.Context, key string, value []byte) error {
+	if err := f.plain.Invoke(ctx, floorPutMethod, &hostapiv1.PutRequest{Name: key, Value: value}, &emptypb.Empty{}); err != nil {
+		return fmt.Errorf("bare write floor: put %s: %w", key, err)
+	}
+	return nil
 }
 
 // Close stops the floor process and removes its sockets.

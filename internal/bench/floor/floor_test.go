@@ -19,9 +19,10 @@ func TestParseFloorSetup(t *testing.T) {
 		s    floorSetup
 		want string
 	}{
-		"relative dir": {floorSetup{Dir: "x", ServerCert: cert, ServerKey: key, ClientCert: cert}, `"dir"`},
-		"bad key":      {floorSetup{Dir: "/tmp/x", ServerCert: cert, ServerKey: []byte("nope"), ClientCert: cert}, `"server_key"`},
-		"no client":    {floorSetup{Dir: "/tmp/x", ServerCert: cert, ServerKey: key}, `"client_cert"`},
+		"relative dir":    {floorSetup{Dir: "x", ServerCert: cert, ServerKey: key, ClientCert: cert}, `"dir"`},
+		"bad key":         {floorSetup{Dir: "/tmp/x", ServerCert: cert, ServerKey: []byte("nope"), ClientCert: cert}, `"server_key"`},
+		"no client":       {floorSetup{Dir: "/tmp/x", ServerCert: cert, ServerKey: key}, `"client_cert"`},
+		"raw, no backend": {floorSetup{Dir: "/tmp/x", ServerCert: cert, ServerKey: key, ClientCert: cert, Raw: &RawConfig{}}, `"raw"`},
 	} {
 		b, _ := json.Marshal(c.s)
 		if _, _, _, err := parseFloorSetup(b); err == nil || !strings.Contains(err.Error(), c.want) {

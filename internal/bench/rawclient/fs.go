@@ -15,7 +15,18 @@ import (
 // fsync, rename, directory fsync.
 type rawFS struct{ dir string }
 
+// sharedDirKey is the configuration field with which another process (the
+// bare write floor's) opens the raw client onto an existing directory of
+// blobs: the one SharedConfig names.
+const sharedDirKey = "bench_raw_dir"
+
 func openRawFS(config map[string]string) (bench.Raw, error) {
+	if dir := config[sharedDirKey]; dir != "" {
+		if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+			return nil, fmt.Errorf("fs baseline: config field %q: %q is not a directory", sharedDirKey, dir)
+		}
+		return &rawFS{dir: dir}, nil
+	}
 	p := config["path"]
 	if p == "" {
 		return nil, fmt.Errorf("fs baseline: config field \"path\" is required")
@@ -29,6 +40,12 @@ func openRawFS(config map[string]string) (bench.Raw, error) {
 }
 
 func (r *rawFS) Name() string { return "file" }
+
+// SharedConfig opens, in another process, a client onto this one's
+// directory. That client must not Cleanup: the directory is this one's.
+func (r *rawFS) SharedConfig() map[string]string {
+	return map[string]string{sharedDirKey: r.dir}
+}
 
 func (r *rawFS) path(key string) string { return filepath.Join(r.dir, filepath.FromSlash(key)) }
 

@@ -28,6 +28,12 @@ func Open(ctx context.Context, backend string, config map[string]string) (bench.
 	}
 }
 
+// The baselines whose put the bare write floor can make in its own process.
+var (
+	_ bench.SharedRaw = (*rawFS)(nil)
+	_ bench.SharedRaw = (*rawPostgres)(nil)
+)
+
 // forEach calls fn for every key from at most 16 goroutines (what a client
 // listing with values does) and returns the first error.
 func forEach(ctx context.Context, keys []string, fn func(ctx context.Context, key string) error) error {

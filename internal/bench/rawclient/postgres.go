@@ -13,8 +13,9 @@ import (
 // rawPostgres is pgx used directly on a table of its own in the same
 // database: SELECT by primary key, upsert, and a range scan.
 type rawPostgres struct {
-	pool  *pgxpool.Pool
-	table string
+	pool   *pgxpool.Pool
+	table  string
+	config map[string]string // what it was opened with (SharedConfig)
 }
 
 func openRawPostgres(ctx context.Context, cfg map[string]string) (bench.Raw, error) {
@@ -43,10 +44,13 @@ func openRawPostgres(ctx context.Context, cfg map[string]string) (bench.Raw, err
 			return nil, fmt.Errorf("postgres baseline: %w", err)
 		}
 	}
-	return &rawPostgres{pool: pool, table: table}, nil
+	return &rawPostgres{pool: pool, table: table, config: map[string]string{"dsn": cfg["dsn"], "schema": schema}}, nil
 }
 
 func (r *rawPostgres) Name() string { return "pgx" }
+
+// SharedConfig opens, in another process, a client onto the same table.
+func (r *rawPostgres) SharedConfig() map[string]string { return r.config }
 
 func (r *rawPostgres) Get(ctx context.Context, key string) ([]byte, error) {
 	var v []byte

@@ -55,8 +55,10 @@ no crypto (plain files for fs, aws-sdk-go-v2 for s3, the GCS client for gcs,
 pgx for postgres). The empty round trip to the plugin process is measured
 too (the IPC floor), and beside it the same empty gRPC call to a bare server
 in a process of its own over a unix socket, without go-plugin, with and
-without mutual TLS. The Store calls the engine makes per operation are
-counted: over a plugin, each is one round trip.
+without mutual TLS. On fs and postgres, put is also timed through that bare
+server doing only the raw put (the bare write floor): what crossing a
+process costs a call that waits on the write. The Store calls the engine
+makes per operation are counted: over a plugin, each is one round trip.
 
 This binary is aileron-store-host's bench: it takes the host's global flags
 and configuration, and links the backends' own clients for the baselines so
@@ -107,7 +109,7 @@ The table ends with the performance targets this run allows checking.`,
 				return &backendError{backend: b.name, err: err}
 			}
 			defer raw.Close()
-			fl, err := floor.Start(ctx, a.HostPath, floor.Arg)
+			fl, err := floor.Start(ctx, bench.WriteFloor(b.name, raw), a.HostPath, floor.Arg)
 			if err != nil {
 				return err
 			}
@@ -205,11 +207,11 @@ func parseInts(flag, s string) ([]int, error) {
 
 func printBench(w interface{ Write([]byte) (int, error) }, results []bench.Result, targets []bench.Target) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "workload\tbackend\tn\tconc\tops\tops/s\tp50 us\tp99 us\tpeak RSS MiB\tbase ops/s\tbase p50 us\tipc p50 us\tratio p50\tratio ops\tcalls/op\t")
+	fmt.Fprintln(tw, "workload\tbackend\tn\tconc\tops\tops/s\tp50 us\tp99 us\tpeak RSS MiB\tbase ops/s\tbase p50 us\tipc p50 us\tbare write p50 us\tratio p50\tratio ops\tcalls/op\t")
 	for _, r := range results {
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%.0f\t%.1f\t%.1f\t%.1f\t%.0f\t%.1f\t%.1f\t%.2f\t%.2f\t%.2f\t\n",
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%.0f\t%.1f\t%.1f\t%.1f\t%.0f\t%.1f\t%.1f\t%s\t%.2f\t%.2f\t%.2f\t\n",
 			r.Workload, r.Backend, r.N, r.Concurrency, r.Ops, r.OpsPerSec, r.P50us, r.P99us, float64(r.PeakRSSBytes)/(1<<20),
-			r.BaselineOpsPerSec, r.BaselineP50us, r.IPCFloorP50us, r.RatioP50, r.RatioOps, r.CallsPerOp)
+			r.BaselineOpsPerSec, r.BaselineP50us, r.IPCFloorP50us, bench.BareWriteColumn(r), r.RatioP50, r.RatioOps, r.CallsPerOp)
 	}
 	tw.Flush()
 	fmt.Fprintln(w)
