@@ -6,6 +6,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -799,8 +801,43 @@ func (v *Vault) List(ctx context.Context) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
+	// While a rotation is pending its sweep moves records to new ids, which
+	// sort anywhere: a listing can pass a record's new id before the copy is
+	// there and reach its old id after the copy left. A record moves once
+	// per rotation, so a walk made while records may move is followed by
+	// another, and the two together are complete when no further rotation
+	// committed during the second.
+	var prev map[string]bool
+	for walk := 0; walk < maxListWalks; walk++ {
+		names, err := v.listOnce(ctx, s)
+		if err != nil {
+			return nil, fmt.Errorf("core: listing vault %q: %w", v.name, err)
+		}
+		after, err := v.refresh(ctx)
+		if err != nil {
+			return nil, err
+		}
+		b, a := s.head.h, after.head.h
+		moving := b.Pending.Kind != wire.PendingNone || a.Pending.Kind != wire.PendingNone || a.Epoch != b.Epoch
+		if !moving || prev != nil && a.Epoch == b.Epoch {
+			for n := range prev {
+				names[n] = true
+			}
+			return slices.Sorted(maps.Keys(names)), nil
+		}
+		prev, s = names, after
+	}
+	return nil, fmt.Errorf("core: listing vault %q: %w: rotations kept moving its records during %d listings", v.name, sdk.ErrConflict, maxListWalks)
+}
+
+// maxListWalks bounds the walks of a List that keeps meeting rotations.
+const maxListWalks = 4
+
+// listOnce walks the vault's records once and returns the names of the live
+// ones.
+func (v *Vault) listOnce(ctx context.Context, s *session) (map[string]bool, error) {
 	set := map[string]bool{}
-	err = v.walk(ctx, s, recordPrefix(v.id), wire.RecordCredential, func(key string, o *openedRecord, err error) error {
+	err := v.walk(ctx, s, recordPrefix(v.id), wire.RecordCredential, func(key string, o *openedRecord, err error) error {
 		if errors.Is(err, ErrRollback) || errors.Is(err, errUnattributed) {
 			v.e.log.Warn("list skipped a record no member accepts", "key", key, "error", err)
 			return nil
@@ -813,15 +850,7 @@ func (v *Vault) List(ctx context.Context) ([]string, error) {
 		}
 		return nil
 	})
-	if err != nil {
-		return nil, fmt.Errorf("core: listing vault %q: %w", v.name, err)
-	}
-	names := make([]string, 0, len(set))
-	for n := range set {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names, nil
+	return set, err
 }
 
 // walk opens every record under prefix and calls fn with it (wiped after fn
