@@ -5,7 +5,9 @@ import (
 	"crypto/rand"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/ALRubinger/aileron-store/sdk"
 )
@@ -115,8 +117,11 @@ func BenchmarkWrite1000(b *testing.B) {
 // the same batch guarded by a head key (what the engine's put sends: the
 // guard row is locked FOR SHARE in the batch's transaction); "upsert" the
 // bench's raw baseline (INSERT ... ON CONFLICT DO UPDATE with no condition).
+// The "c8/" forms run 8 writers on 8 distinct keys at once, the guarded ones
+// sharing one head, as concurrent puts into one vault do; ns/op is then the
+// wall time over all writes (8 in flight), us/write the mean latency of one.
 func BenchmarkPutForms(b *testing.B) {
-	s := newTestDB(b, nil).open(b, nil)
+	s := newTestDB(b, nil).open(b, map[string]string{"max_conns": "16"})
 	ctx := context.Background()
 	head, err := s.Put(ctx, "v/head", []byte("h"), sdk.None)
 	if err != nil {
@@ -152,12 +157,80 @@ func BenchmarkPutForms(b *testing.B) {
 			batch(&sdk.Guard{Key: "v/head", Version: head})
 		}
 	})
+	upsert := "INSERT INTO " + s.n.qTable + " (key, value, version) VALUES ($1, $2, nextval(" + s.n.seqRegclassText + ")) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value"
 	b.Run("upsert", func(b *testing.B) {
-		q := "INSERT INTO " + s.n.qTable + " (key, value, version) VALUES ($1, $2, nextval(" + s.n.seqRegclassText + ")) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value"
 		for b.Loop() {
-			if _, err := s.pool.Exec(ctx, q, "v/r/raw", value); err != nil {
+			if _, err := s.pool.Exec(ctx, upsert, "v/r/raw", value); err != nil {
 				b.Fatal(err)
 			}
 		}
+	})
+
+	// The same forms with 8 writers, writer w on key v/r/cred-w.
+	const writers = 8
+	vers := make([]sdk.Version, writers)
+	for w := range vers {
+		if vers[w], err = s.Put(ctx, fmt.Sprintf("v/r/cred-%d", w), value, sdk.None); err != nil {
+			b.Fatal(err)
+		}
+	}
+	parallel := func(b *testing.B, write func(w int) error) {
+		var wg sync.WaitGroup
+		var total atomic.Int64 // ns of all writes
+		errs := make(chan error, writers)
+		b.ResetTimer()
+		for w := 0; w < writers; w++ {
+			n := b.N / writers
+			if w < b.N%writers {
+				n++
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for range n {
+					t0 := time.Now()
+					if err := write(w); err != nil {
+						errs <- err
+						return
+					}
+					total.Add(int64(time.Since(t0)))
+				}
+			}()
+		}
+		wg.Wait()
+		b.StopTimer()
+		close(errs)
+		for err := range errs {
+			b.Fatal(err)
+		}
+		b.ReportMetric(float64(total.Load())/float64(b.N)/1e3, "us/write")
+	}
+	batch8 := func(guard *sdk.Guard) func(w int) error {
+		return func(w int) error {
+			res, err := s.WriteBatch(ctx, guard, []sdk.Write{{Kind: sdk.WritePut, Key: fmt.Sprintf("v/r/cred-%d", w), Value: value, Cond: sdk.IfVersion(vers[w])}})
+			if err != nil {
+				return err
+			}
+			if res[0].Err != nil {
+				return res[0].Err
+			}
+			vers[w] = res[0].Version
+			return nil
+		}
+	}
+	b.Run("c8/put", func(b *testing.B) {
+		parallel(b, func(w int) error {
+			v, err := s.Put(ctx, fmt.Sprintf("v/r/cred-%d", w), value, sdk.IfVersion(vers[w]))
+			vers[w] = v
+			return err
+		})
+	})
+	b.Run("c8/batch", func(b *testing.B) { parallel(b, batch8(nil)) })
+	b.Run("c8/guarded", func(b *testing.B) { parallel(b, batch8(&sdk.Guard{Key: "v/head", Version: head})) })
+	b.Run("c8/upsert", func(b *testing.B) {
+		parallel(b, func(w int) error {
+			_, err := s.pool.Exec(ctx, upsert, fmt.Sprintf("v/r/raw-%d", w), value)
+			return err
+		})
 	})
 }
