@@ -3,7 +3,10 @@ package postgres
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -233,4 +236,166 @@ func BenchmarkPutForms(b *testing.B) {
 			return err
 		})
 	})
+}
+
+// A guarded batch never commits after a write that moved its guard: writers
+// run batches guarded by the version of "g" they just read, while another
+// goroutine compare-and-swaps "g" without pause and monitors take snapshots
+// (pg_current_snapshot with the guard's version in it) as fast as they can.
+// A batch guarded by v whose transaction is not yet visible in a snapshot
+// that already shows the guard moved past v committed after that move: the
+// atomic guard is broken. The check needs a snapshot to fall between the two
+// commits, so it catches a broken guard often, not always (each violation
+// has a chance of being seen).
+func TestGuardAtomicUnderCAS(t *testing.T) {
+	s := newTestDB(t, nil).open(t, map[string]string{"max_conns": "16"})
+	ctx := ctxT(t)
+	g0 := mustPut(t, s, "g", []byte("g"), sdk.None)
+
+	var stop atomic.Bool
+	var wg sync.WaitGroup
+	errs := make(chan error, 16)
+	fail := func(err error) {
+		select {
+		case errs <- err:
+		default:
+		}
+		stop.Store(true)
+	}
+	// The guard's versions in commit order (one mover, one CAS at a time).
+	chain := []int64{}
+	if v, ok := parseVersion(g0); ok {
+		chain = append(chain, v)
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		v := g0
+		for !stop.Load() {
+			nv, err := s.Put(ctx, "g", []byte("g"), sdk.IfVersion(v))
+			if err != nil {
+				fail(fmt.Errorf("move the guard: %w", err))
+				return
+			}
+			n, _ := parseVersion(nv)
+			chain = append(chain, n)
+			v = nv
+		}
+	}()
+	type snap struct {
+		xmin, xmax uint64
+		xip        map[uint64]bool
+		guard      int64
+	}
+	snaps := make([][]snap, 2)
+	for m := range snaps {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for !stop.Load() {
+				var text string
+				var guard int64
+				if err := s.pool.QueryRow(ctx, "SELECT pg_current_snapshot()::text, version FROM "+s.n.qTable+" WHERE key = 'g'").Scan(&text, &guard); err != nil {
+					fail(err)
+					return
+				}
+				sn := snap{guard: guard, xip: map[uint64]bool{}}
+				parts := strings.Split(text, ":")
+				sn.xmin, _ = strconv.ParseUint(parts[0], 10, 64)
+				sn.xmax, _ = strconv.ParseUint(parts[1], 10, 64)
+				for _, x := range strings.Split(parts[2], ",") {
+					if x != "" {
+						n, _ := strconv.ParseUint(x, 10, 64)
+						sn.xip[n] = true
+					}
+				}
+				snaps[m] = append(snaps[m], sn)
+			}
+		}()
+	}
+	var applied, refused atomic.Int64
+	for w := 0; w < 6; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; !stop.Load(); i++ {
+				_, v, err := s.Get(ctx, "g")
+				if err != nil {
+					fail(err)
+					return
+				}
+				res, err := s.WriteBatch(ctx, &sdk.Guard{Key: "g", Version: v}, []sdk.Write{
+					{Kind: sdk.WritePut, Key: fmt.Sprintf("i/%d/%d", w, i), Value: []byte(v)},
+				})
+				switch {
+				case errors.Is(err, sdk.ErrConflict):
+					refused.Add(1)
+				case err != nil:
+					fail(err)
+					return
+				case res[0].Err != nil:
+					fail(res[0].Err)
+					return
+				default:
+					applied.Add(1)
+				}
+			}
+		}()
+	}
+	time.Sleep(3 * time.Second)
+	stop.Store(true)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+
+	// Snapshots by the guard version they saw.
+	byGuard := map[int64][]snap{}
+	for _, ss := range snaps {
+		for _, sn := range ss {
+			byGuard[sn.guard] = append(byGuard[sn.guard], sn)
+		}
+	}
+	next := map[int64]int64{}
+	for i := 0; i+1 < len(chain); i++ {
+		next[chain[i]] = chain[i+1]
+	}
+	rows, err := s.pool.Query(ctx, "SELECT key, value, xmin::text FROM "+s.n.qTable+" WHERE key LIKE 'i/%'")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var items, late, witnessed int
+	for rows.Next() {
+		var key, xs string
+		var value []byte
+		if err := rows.Scan(&key, &value, &xs); err != nil {
+			t.Fatal(err)
+		}
+		items++
+		v, _ := parseVersion(sdk.Version(value))
+		x, _ := strconv.ParseUint(xs, 10, 64) // xid: the test's epoch is 0
+		// Snapshots that saw the guard one or two moves past v.
+		for moved, k := next[v], 0; moved != 0 && k < 2; moved, k = next[moved], k+1 {
+			for _, sn := range byGuard[moved] {
+				witnessed++
+				if x >= sn.xmax || sn.xip[x] {
+					late++
+					if late <= 5 {
+						t.Errorf("%s, guarded by version %d, committed after a snapshot that saw the guard at %d (xid %d, snapshot %d:%d)", key, v, moved, x, sn.xmin, sn.xmax)
+					}
+				}
+			}
+		}
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if late > 0 {
+		t.Errorf("%d late commits of %d items", late, items)
+	}
+	t.Logf("%d guard moves, %d batches applied, %d refused, %d snapshots (%d item/snapshot pairs checked)", len(chain)-1, applied.Load(), refused.Load(), len(snaps[0])+len(snaps[1]), witnessed)
+	if applied.Load() == 0 || refused.Load() == 0 || len(chain) < 10 {
+		t.Errorf("the race did not happen: want batches applied and refused, and the guard moved often")
+	}
 }
