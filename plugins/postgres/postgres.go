@@ -41,10 +41,7 @@ type Store struct {
 	prefix   string // the prefix field, applied by New with sdk.WithPrefix
 
 	qGet, qPutNone, qPutAbsent, qPutVersion, qExists, qDelete, qDeleteVersion string
-
-	qGuard                                           string
-	qBatchPutNone, qBatchPutAbsent, qBatchPutVersion string
-	qBatchDelete, qBatchDeleteVersion                string
+	qGuard, qBatchPutVersion, qBatchDeleteVersion                             string
 }
 
 var (
@@ -94,40 +91,16 @@ func open(ctx context.Context, config map[string]string) (*Store, error) {
 
 func (s *Store) prepareSQL() {
 	t, seq := s.n.qTable, s.n.seqRegclassText
-	// Every write takes its key's lock (see keyLock) before it touches a row:
-	// the lock is an uncorrelated subquery in a condition without columns,
-	// which PostgreSQL runs once, as a one-time filter, before the scan or
-	// the insertion.
-	lock := func(p int) string { return fmt.Sprintf("(SELECT pg_advisory_xact_lock($%d, $%d)) IS NOT NULL", p, p+1) }
 	s.qGet = "SELECT value, version FROM " + t + " WHERE key = $1"
-	s.qPutNone = "INSERT INTO " + t + " (key, value, version) SELECT $1::text, $2::bytea, nextval(" + seq + ") WHERE " + lock(3) +
+	s.qPutNone = "INSERT INTO " + t + " (key, value, version) VALUES ($1, $2, nextval(" + seq + "))" +
 		" ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, version = nextval(" + seq + ") RETURNING version"
-	s.qPutAbsent = "INSERT INTO " + t + " (key, value, version) SELECT $1::text, $2::bytea, nextval(" + seq + ") WHERE " + lock(3) +
+	s.qPutAbsent = "INSERT INTO " + t + " (key, value, version) VALUES ($1, $2, nextval(" + seq + "))" +
 		" ON CONFLICT (key) DO NOTHING RETURNING version"
-	s.qPutVersion = "UPDATE " + t + " SET value = $2, version = nextval(" + seq + ") WHERE key = $1 AND version = $3 AND " + lock(4) + " RETURNING version"
+	s.qPutVersion = "UPDATE " + t + " SET value = $2, version = nextval(" + seq + ") WHERE key = $1 AND version = $3 RETURNING version"
 	s.qExists = "SELECT EXISTS (SELECT 1 FROM " + t + " WHERE key = $1)"
-	s.qDelete = "DELETE FROM " + t + " WHERE key = $1 AND " + lock(2)
-	s.qDeleteVersion = "DELETE FROM " + t + " WHERE key = $1 AND version = $2 AND " + lock(3)
+	s.qDelete = "DELETE FROM " + t + " WHERE key = $1"
+	s.qDeleteVersion = "DELETE FROM " + t + " WHERE key = $1 AND version = $2"
 	s.prepareBatchSQL()
-}
-
-// keyLock is the advisory lock of a key, as the two int4 halves of a 64-bit
-// FNV-1a hash of the table and the key. Every write holds its key's lock
-// (exclusive) until its transaction ends, and a guarded batch holds its guard
-// key's (shared) while it checks the guard (see prepareBatchSQL). The
-// two-int4 form keeps these locks apart from the bigint advisory locks of
-// migrations (lockKey); a collision of two keys only makes one wait.
-func (s *Store) keyLock(key string) (hi, lo int32) {
-	const offset, prime = 14695981039346656037, 1099511628211
-	h := uint64(offset)
-	for i := 0; i < len(s.n.qTable); i++ {
-		h = (h ^ uint64(s.n.qTable[i])) * prime
-	}
-	h = (h ^ 0) * prime
-	for i := 0; i < len(key); i++ {
-		h = (h ^ uint64(key[i])) * prime
-	}
-	return int32(h >> 32), int32(h)
 }
 
 // Capabilities reports a native list-with-values (one query) and a batch
@@ -172,14 +145,13 @@ func (s *Store) Put(ctx context.Context, key string, value []byte, cond sdk.Cond
 		value = []byte{} // pgx sends a nil slice as NULL
 	}
 	what := fmt.Sprintf("put key %q (%s)", key, cond)
-	hi, lo := s.keyLock(key)
 	var version int64
 	var err error
 	switch cond.Mode() {
 	case sdk.CondNone:
-		err = retry(ctx, func() error { return s.pool.QueryRow(ctx, s.qPutNone, key, value, hi, lo).Scan(&version) })
+		err = retry(ctx, func() error { return s.pool.QueryRow(ctx, s.qPutNone, key, value).Scan(&version) })
 	case sdk.CondIfAbsent:
-		err = retry(ctx, func() error { return s.pool.QueryRow(ctx, s.qPutAbsent, key, value, hi, lo).Scan(&version) })
+		err = retry(ctx, func() error { return s.pool.QueryRow(ctx, s.qPutAbsent, key, value).Scan(&version) })
 		if errors.Is(err, pgx.ErrNoRows) {
 			return "", sdk.Errorf(sdk.ErrConflict, "put key %q: if-absent: the key exists", key)
 		}
@@ -187,7 +159,7 @@ func (s *Store) Put(ctx context.Context, key string, value []byte, cond sdk.Cond
 		want, ok := parseVersion(cond.Version())
 		if ok {
 			err = retry(ctx, func() error {
-				return s.pool.QueryRow(ctx, s.qPutVersion, key, value, want, hi, lo).Scan(&version)
+				return s.pool.QueryRow(ctx, s.qPutVersion, key, value, want).Scan(&version)
 			})
 		} else {
 			err = pgx.ErrNoRows // a version this store never issued matches nothing
@@ -205,9 +177,8 @@ func (s *Store) Put(ctx context.Context, key string, value []byte, cond sdk.Cond
 // Delete implements sdk.Store. Deleting a missing key without a condition
 // returns nil.
 func (s *Store) Delete(ctx context.Context, key string, cond sdk.Cond) error {
-	hi, lo := s.keyLock(key)
 	if cond.Mode() == sdk.CondNone {
-		err := retry(ctx, func() error { _, err := s.pool.Exec(ctx, s.qDelete, key, hi, lo); return err })
+		err := retry(ctx, func() error { _, err := s.pool.Exec(ctx, s.qDelete, key); return err })
 		return s.classify(ctx, fmt.Sprintf("delete key %q", key), err)
 	}
 	want, ok := parseVersion(cond.Version())
@@ -215,7 +186,7 @@ func (s *Store) Delete(ctx context.Context, key string, cond sdk.Cond) error {
 		var tag pgconn.CommandTag
 		err := retry(ctx, func() error {
 			var err error
-			tag, err = s.pool.Exec(ctx, s.qDeleteVersion, key, want, hi, lo)
+			tag, err = s.pool.Exec(ctx, s.qDeleteVersion, key, want)
 			return err
 		})
 		if err != nil {
