@@ -443,11 +443,11 @@ func (e *conflictRetryError) Unwrap() error { return e.err }
 // its early, unlocked If-Match check already sees it. Such a read is never
 // returned: when the probe found ETags to be the MD5 of the body (s.md5ETags),
 // every read checks that, and an empty ETag is always refused. The read is
-// repeated, backing off up to 200 ms, for about 1.3 s in all (an overwrite
+// repeated, backing off up to 200 ms, for about 2.9 s in all (an overwrite
 // ends within milliseconds, but eight clients overwriting one key keep it
 // torn much of the time); a server that keeps answering so is reported as
 // what it is.
-const maxTornReads = 12
+const maxTornReads = 20
 
 // tornRead returns why a read of body with etag is not consistent, or "".
 func (s *Store) tornRead(etag string, body []byte) string {
