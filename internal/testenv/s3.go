@@ -137,11 +137,6 @@ func startVersitygw(t testing.TB, bin string, kind S3Kind) (S3Server, error) {
 			"--port", addr,
 			"--region", srv.Region,
 			"--quiet",
-			// Without it versitygw answers every request with
-			// "Connection: close", and each client (the plugin, the
-			// bench's raw client) dials a new TCP connection per request:
-			// a fifth of the plugin's CPU in a revoke went to dialing.
-			"--keep-alive",
 		}, posix...)
 		cmd := Command(bin, args...)
 		// Credentials through the environment, not the command line (ps).
