@@ -3,6 +3,7 @@ package s3
 import (
 	"context"
 	"fmt"
+	"maps"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -49,7 +50,7 @@ func inProcessHarness(t *testing.T, fresh func() map[string]string) conformance.
 func TestConformance(t *testing.T) {
 	for _, kind := range []testenv.S3Kind{testenv.Versitygw, testenv.VersitygwSidecar} {
 		t.Run(string(kind), func(t *testing.T) {
-			conformance.Run(t, inProcessHarness(t, freshPrefixes(t, kind)))
+			conformance.Run(t, sidecarGaps(kind, inProcessHarness(t, freshPrefixes(t, kind))))
 		})
 	}
 }
@@ -70,8 +71,28 @@ func TestConformancePlugin(t *testing.T) {
 	for _, kind := range testenv.S3Kinds {
 		t.Run(string(kind), func(t *testing.T) {
 			start := time.Now()
-			conformance.Run(t, conformance.PluginHarness(t, bin, freshPrefixes(t, kind)))
+			conformance.Run(t, sidecarGaps(kind, conformance.PluginHarness(t, bin, freshPrefixes(t, kind))))
 			t.Logf("suite against %s across the plugin boundary: %v", kind, time.Since(start).Round(time.Millisecond))
 		})
 	}
+}
+
+// sidecarGaps marks, on versitygw --sidecar, the soak check as a server gap.
+// versitygw v1.8.0 in that mode can leave an object with its data and no
+// ETag for good when a DeleteObject and a PutObject of the key race (seen in
+// about one suite run in four: every later read of the key answers without
+// an ETag, and the plugin reports so rather than return an unversioned
+// value). The check still runs and its result is logged; the soak runs in
+// full on versitygw with extended attributes and on MinIO.
+func sidecarGaps(kind testenv.S3Kind, h conformance.Harness) conformance.Harness {
+	if kind != testenv.VersitygwSidecar {
+		return h
+	}
+	gaps := maps.Clone(h.Gaps)
+	if gaps == nil {
+		gaps = map[string]string{}
+	}
+	gaps["soak/random-ops"] = "versitygw --sidecar can leave a key with data and no ETag for good after a delete races a put (the server's race; the plugin refuses to read it unversioned)"
+	h.Gaps = gaps
+	return h
 }
