@@ -88,6 +88,11 @@
 // objects that are not keys). With values, the listed keys are read with up
 // to max_concurrency concurrent GetObject requests; a key deleted between the
 // listing and its read is left out of the page, and each entry carries the
-// version read with its value. Capabilities: MaxValueSize sdk.MaxValueSize,
+// version read with its value. A key listed at an ETag that this process's
+// own last write of it returned is not read: the Store keeps the values it
+// wrote last (up to 8 MiB and 65,536 writes) and serves that write's value,
+// as every write's random header makes its ETag unique. A sweep after a
+// revoke lists the new copies it wrote for earlier pages; on versitygw this
+// saves about one read in nine of its requests. Capabilities: MaxValueSize sdk.MaxValueSize,
 // NativeListValues false.
 package s3

@@ -20,7 +20,9 @@ const maxListRequests = 8
 // List implements sdk.Store with ListObjectsV2. With opts.WithValues it reads
 // the listed keys with up to max_concurrency concurrent GetObject requests; a
 // key deleted between the listing and its read is left out of the page, and
-// each entry's version is the one its read returned.
+// each entry's version is the one its read returned. A key listed at a
+// version this Store wrote is not read: its entry holds the value of that
+// write (see written).
 //
 // A listing after a start-after object name is served one directory level
 // at a time (see listRanges), so that no server walks objects at or before
@@ -172,6 +174,12 @@ func (s *Store) fetchValues(ctx context.Context, entries []sdk.Entry) ([]sdk.Ent
 		}
 		if ctx.Err() != nil {
 			break
+		}
+		if v, ok := s.recent.get(entries[i].Key, entries[i].Version); ok {
+			// Listed at a version this process wrote: that write's value.
+			entries[i].Value = v
+			<-sem
+			continue
 		}
 		wg.Add(1)
 		go func() {

@@ -34,6 +34,7 @@ type Store struct {
 	objPrefix string  // cfg.prefix + "/", or ""
 	delMode   delMode // how Delete with IfVersion works (see Delete)
 	md5ETags  bool    // the server's ETags are the MD5 of the body (see tornRead)
+	recent    written // the values written last, by version (see written)
 
 	mu     sync.Mutex
 	closed bool
@@ -308,14 +309,22 @@ func (s *Store) Put(ctx context.Context, key string, value []byte, cond sdk.Cond
 		return "", err
 	}
 	defer clear(body)
+	var ver sdk.Version
 	switch cond.Mode() {
 	case sdk.CondIfAbsent:
-		return s.putIfAbsent(ctx, key, body)
+		ver, err = s.putIfAbsent(ctx, key, body)
 	case sdk.CondIfVersion:
-		return s.putIfMatch(ctx, key, body, cond.Version())
+		ver, err = s.putIfMatch(ctx, key, body, cond.Version())
 	default:
-		return s.putObject(ctx, key, body, nil, nil)
+		ver, err = s.putObject(ctx, key, body, nil, nil)
 	}
+	switch {
+	case err == nil:
+		s.recent.add(key, ver, value)
+	case !errors.Is(err, sdk.ErrConflict) && !errors.Is(err, sdk.ErrNotFound):
+		s.recent.forget(key) // the write may have landed
+	}
+	return ver, err
 }
 
 // putIfAbsent writes body if key has no object or only a tombstone.
@@ -532,6 +541,7 @@ func (s *Store) Delete(ctx context.Context, key string, cond sdk.Cond) error {
 	if err := s.check(ctx); err != nil {
 		return err
 	}
+	s.recent.forget(key)
 	if cond.Mode() != sdk.CondIfVersion {
 		if err := s.deleteObject(ctx, key, nil); err != nil && !errors.Is(err, sdk.ErrNotFound) {
 			return err
