@@ -56,6 +56,9 @@
 // start-after key and drops that key itself. With values, entries are read
 // by at most max_concurrency concurrent Gets; an entry deleted in between is
 // dropped, and each value and version is what a Get returns at that moment.
+// An entry listed at a generation that this process's own last write of the
+// key returned is not read: the Store keeps the values it wrote last (up to
+// 8 MiB and 65,536 writes) and serves that write's value.
 // Objects under the prefix whose names are not valid keys are skipped.
 package gcs
 
@@ -78,6 +81,7 @@ import (
 
 	"cloud.google.com/go/auth"
 	"cloud.google.com/go/storage"
+	"github.com/ALRubinger/aileron-store/internal/written"
 	"github.com/ALRubinger/aileron-store/sdk"
 	gax "github.com/googleapis/gax-go/v2"
 	"google.golang.org/api/googleapi"
@@ -93,6 +97,7 @@ type Store struct {
 	bucket  *storage.BucketHandle
 	delMode delMode
 	closed  atomic.Bool
+	recent  written.Memory // the values written last, by generation (see fill)
 }
 
 // delMode is how Delete IfVersion names the generation it removes.
@@ -291,6 +296,17 @@ func (s *Store) get(ctx context.Context, key string) ([]byte, sdk.Version, error
 
 // Put implements sdk.Store.
 func (s *Store) Put(ctx context.Context, key string, value []byte, cond sdk.Cond) (sdk.Version, error) {
+	ver, err := s.put(ctx, key, value, cond)
+	switch {
+	case err == nil:
+		s.recent.Add(key, ver, value)
+	case !errors.Is(err, sdk.ErrConflict) && !errors.Is(err, sdk.ErrNotFound):
+		s.recent.Forget(key) // the write may have landed
+	}
+	return ver, err
+}
+
+func (s *Store) put(ctx context.Context, key string, value []byte, cond sdk.Cond) (sdk.Version, error) {
 	ctx, cancel, err := s.begin(ctx)
 	defer cancel()
 	if err != nil {
@@ -369,6 +385,7 @@ func (s *Store) Delete(ctx context.Context, key string, cond sdk.Cond) error {
 	if err != nil {
 		return err
 	}
+	s.recent.Forget(key)
 	obj := s.object(key)
 	if cond.Mode() == sdk.CondIfVersion {
 		gen, ok := parseVersion(cond.Version())
@@ -539,7 +556,9 @@ func startOffset(after string) string {
 
 // fill reads the value of every entry with at most max_concurrency
 // concurrent Gets. The version of an entry becomes the version read with its
-// value; an entry whose key was deleted since listing is dropped.
+// value; an entry whose key was deleted since listing is dropped. An entry
+// listed at a generation this Store wrote is not read: it gets that write's
+// value (see written.Memory; a generation names one write of an object).
 func (s *Store) fill(ctx context.Context, entries []sdk.Entry) ([]sdk.Entry, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -562,6 +581,11 @@ func (s *Store) fill(ctx context.Context, entries []sdk.Entry) ([]sdk.Entry, err
 		}
 		if ctx.Err() != nil {
 			break
+		}
+		if v, ok := s.recent.Get(entries[i].Key, entries[i].Version); ok {
+			results[i] = result{value: v, ver: entries[i].Version}
+			<-sem
+			continue
 		}
 		wg.Add(1)
 		go func(i int) {

@@ -146,6 +146,18 @@ func newProxiedStore(t *testing.T, extra ...string) (*Store, *proxy, map[string]
 	return openStore(t, cfg), p, cfg
 }
 
+// directConfig is cfg of a proxied store with the emulator's own endpoint:
+// a second client of the same bucket, around the proxy.
+func directConfig(t *testing.T, cfg map[string]string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	for k, v := range cfg {
+		out[k] = v
+	}
+	out[KeyEndpoint] = testenv.GCS(t).Endpoint
+	return out
+}
+
 func mustPut(t *testing.T, s sdk.Store, key, value string, cond sdk.Cond) sdk.Version {
 	t.Helper()
 	v, err := s.Put(context.Background(), key, []byte(value), cond)

@@ -22,7 +22,8 @@ const maxListRequests = 8
 // key deleted between the listing and its read is left out of the page, and
 // each entry's version is the one its read returned. A key listed at a
 // version this Store wrote is not read: its entry holds the value of that
-// write (see written).
+// write (see written.Memory): every write's random header (see encodeValue)
+// makes its ETag name that one write.
 //
 // A listing after a start-after object name is served one directory level
 // at a time (see listRanges), so that no server walks objects at or before
@@ -175,7 +176,7 @@ func (s *Store) fetchValues(ctx context.Context, entries []sdk.Entry) ([]sdk.Ent
 		if ctx.Err() != nil {
 			break
 		}
-		if v, ok := s.recent.get(entries[i].Key, entries[i].Version); ok {
+		if v, ok := s.recent.Get(entries[i].Key, entries[i].Version); ok {
 			// Listed at a version this process wrote: that write's value.
 			entries[i].Value = v
 			<-sem

@@ -23,6 +23,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/ALRubinger/aileron-store/internal/written"
 	"github.com/ALRubinger/aileron-store/sdk"
 )
 
@@ -31,10 +32,10 @@ type Store struct {
 	cfg       *config
 	client    *s3.Client
 	httpc     *awshttp.BuildableClient
-	objPrefix string  // cfg.prefix + "/", or ""
-	delMode   delMode // how Delete with IfVersion works (see Delete)
-	md5ETags  bool    // the server's ETags are the MD5 of the body (see tornRead)
-	recent    written // the values written last, by version (see written)
+	objPrefix string         // cfg.prefix + "/", or ""
+	delMode   delMode        // how Delete with IfVersion works (see Delete)
+	md5ETags  bool           // the server's ETags are the MD5 of the body (see tornRead)
+	recent    written.Memory // the values written last, by version (see List)
 
 	mu     sync.Mutex
 	closed bool
@@ -320,9 +321,9 @@ func (s *Store) Put(ctx context.Context, key string, value []byte, cond sdk.Cond
 	}
 	switch {
 	case err == nil:
-		s.recent.add(key, ver, value)
+		s.recent.Add(key, ver, value)
 	case !errors.Is(err, sdk.ErrConflict) && !errors.Is(err, sdk.ErrNotFound):
-		s.recent.forget(key) // the write may have landed
+		s.recent.Forget(key) // the write may have landed
 	}
 	return ver, err
 }
@@ -541,7 +542,7 @@ func (s *Store) Delete(ctx context.Context, key string, cond sdk.Cond) error {
 	if err := s.check(ctx); err != nil {
 		return err
 	}
-	s.recent.forget(key)
+	s.recent.Forget(key)
 	if cond.Mode() != sdk.CondIfVersion {
 		if err := s.deleteObject(ctx, key, nil); err != nil && !errors.Is(err, sdk.ErrNotFound) {
 			return err
