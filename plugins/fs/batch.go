@@ -25,7 +25,9 @@ const batchWriters = 16
 //  2. The lock stripes of the guard key and of every item are taken in
 //     ascending stripe order (each once, however many keys share it), so two
 //     batches, or a batch and single writes, never wait on each other in a
-//     cycle, between goroutines or processes.
+//     cycle, between goroutines or processes. An item's stripe is taken
+//     exclusively; the guard's, unless an item shares it, shared: batches
+//     guarded by one key run side by side.
 //  3. Under them the guard's version is checked, then each item's condition,
 //     and each put is renamed into place or each delete removes its file.
 //  4. The guard's stripe is released (unless an item shares it), every
@@ -33,8 +35,9 @@ const batchWriters = 16
 //     released: when WriteBatch returns, each applied item is as durable as
 //     a Put or Delete that returned.
 //
-// A concurrent Put or Delete of the guard key waits for the guard's stripe,
-// so no item takes effect after the guard has moved. Temporary files of items
+// A concurrent Put or Delete of the guard key waits for the guard's stripe
+// (it takes it exclusively), so no item takes effect after the guard has
+// moved. Temporary files of items
 // whose condition failed are removed.
 func (s *Store) WriteBatch(ctx context.Context, guard *sdk.Guard, writes []sdk.Write) ([]sdk.WriteResult, error) {
 	if err := ctx.Err(); err != nil {
@@ -64,10 +67,11 @@ func (s *Store) WriteBatch(ctx context.Context, guard *sdk.Guard, writes []sdk.W
 	if guard != nil {
 		guardStripe = stripeOf(guard.Key)
 	}
-	// The guard's stripe, when no item needs it, is released as soon as the
-	// items are in place (before the directories are synced): concurrent
-	// batches of one vault share a guard, and holding it across the sync
-	// would make them wait for each other's fsync.
+	// The guard's stripe, when no item needs it, is held shared (the guard
+	// key must not change, which a write of it, exclusive, would) and
+	// released as soon as the items are in place, before the directories
+	// are synced: concurrent batches of one vault share a guard, and they
+	// need not wait for each other's checks, renames or fsyncs.
 	var unlocks []func()
 	unlockGuard := func() {}
 	defer func() {
@@ -80,7 +84,11 @@ func (s *Store) WriteBatch(ctx context.Context, guard *sdk.Guard, writes []sdk.W
 		if !need[i] && i != guardStripe {
 			continue
 		}
-		unlock, err := s.locks[i].Lock(ctx)
+		lock := s.locks[i].Lock
+		if !need[i] {
+			lock = s.locks[i].RLock // the guard's stripe alone
+		}
+		unlock, err := lock(ctx)
 		if err != nil {
 			return nil, err
 		}
