@@ -4,6 +4,7 @@
 package written
 
 import (
+	"errors"
 	"sync"
 
 	"github.com/ALRubinger/aileron-store/sdk"
@@ -78,6 +79,18 @@ func (w *Memory) Add(key string, ver sdk.Version, val []byte) {
 	if w.head > len(w.order)/2 {
 		w.order = append(w.order[:0], w.order[w.head:]...)
 		w.head = 0
+	}
+}
+
+// Wrote records the outcome of a write of val under key, as the Store's Put
+// returned it: on success it remembers val at ver; on an error that may
+// hide a write that landed (anything but a failed condition) it forgets key.
+func (w *Memory) Wrote(key string, ver sdk.Version, val []byte, err error) {
+	switch {
+	case err == nil:
+		w.Add(key, ver, val)
+	case !errors.Is(err, sdk.ErrConflict) && !errors.Is(err, sdk.ErrNotFound):
+		w.Forget(key)
 	}
 }
 

@@ -55,3 +55,24 @@ func TestBounds(t *testing.T) {
 		t.Fatal("a value above MaxValue is remembered")
 	}
 }
+
+// TestWrote: a successful write is remembered, a failed condition leaves
+// the memory as it was, and any other error forgets the key (the write may
+// have landed).
+func TestWrote(t *testing.T) {
+	var w Memory
+	w.Wrote("k", "1", []byte("one"), nil)
+	if v, ok := w.Get("k", "1"); !ok || string(v) != "one" {
+		t.Fatalf("after a write: %q, %v", v, ok)
+	}
+	for _, err := range []error{sdk.Errorf(sdk.ErrConflict, "k"), sdk.Errorf(sdk.ErrNotFound, "k")} {
+		w.Wrote("k", "", []byte("two"), err)
+		if v, ok := w.Get("k", "1"); !ok || string(v) != "one" {
+			t.Fatalf("after %v: %q, %v", err, v, ok)
+		}
+	}
+	w.Wrote("k", "", []byte("two"), sdk.Errorf(sdk.ErrUnavailable, "timeout"))
+	if _, ok := w.Get("k", "1"); ok {
+		t.Fatal("remembered after a write of unknown outcome")
+	}
+}

@@ -297,12 +297,7 @@ func (s *Store) get(ctx context.Context, key string) ([]byte, sdk.Version, error
 // Put implements sdk.Store.
 func (s *Store) Put(ctx context.Context, key string, value []byte, cond sdk.Cond) (sdk.Version, error) {
 	ver, err := s.put(ctx, key, value, cond)
-	switch {
-	case err == nil:
-		s.recent.Add(key, ver, value)
-	case !errors.Is(err, sdk.ErrConflict) && !errors.Is(err, sdk.ErrNotFound):
-		s.recent.Forget(key) // the write may have landed
-	}
+	s.recent.Wrote(key, ver, value, err)
 	return ver, err
 }
 

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/ALRubinger/aileron-store/internal/testenv"
+	"github.com/ALRubinger/aileron-store/internal/written/writtentest"
 	"github.com/ALRubinger/aileron-store/sdk"
 )
 
@@ -402,52 +403,16 @@ func TestListWithValues(t *testing.T) {
 func TestListReadsOnlyWhatOthersWrote(t *testing.T) {
 	a, p, cfg := newProxiedStore(t)
 	b := openStore(t, directConfig(t, cfg))
-	ctx := context.Background()
-	const n = 30
-	for i := range n {
-		mustPut(t, a, fmt.Sprintf("k%02d", i), fmt.Sprintf("a%02d", i), sdk.None)
-	}
-	for i := 0; i < n; i += 3 {
-		mustPut(t, b, fmt.Sprintf("k%02d", i), fmt.Sprintf("b%02d", i), sdk.None)
-	}
-	for _, k := range []string{"k01", "k03"} { // one of a's keys, one of b's
-		if err := a.Delete(ctx, k, sdk.None); err != nil {
-			t.Fatal(err)
+	reads := func() int {
+		n := 0
+		for _, r := range p.recorded() {
+			if r.Method == http.MethodGet && r.Query.Get("alt") == "media" {
+				n++
+			}
 		}
+		return n
 	}
-	p.reset()
-	page, err := sdk.Checked(a).List(ctx, sdk.ListOptions{WithValues: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	reads := 0
-	for _, r := range p.recorded() {
-		if r.Method == http.MethodGet && r.Query.Get("alt") == "media" {
-			reads++
-		}
-	}
-	if len(page.Entries) != n-2 {
-		t.Fatalf("listed %d keys, want %d", len(page.Entries), n-2)
-	}
-	for _, e := range page.Entries {
-		var i int
-		fmt.Sscanf(e.Key, "k%02d", &i)
-		want := fmt.Sprintf("a%02d", i)
-		if i%3 == 0 {
-			want = fmt.Sprintf("b%02d", i)
-		}
-		if string(e.Value) != want {
-			t.Errorf("%s: listed value %q, want %q", e.Key, e.Value, want)
-		}
-		v, ver, err := b.Get(ctx, e.Key)
-		if err != nil || !bytes.Equal(v, e.Value) || ver != e.Version {
-			t.Errorf("%s: listed %q@%s, b reads %q@%s %v", e.Key, e.Value, e.Version, v, ver, err)
-		}
-	}
-	// b's writes: k00, k06, ..., k27 (k03 deleted): 9 objects to read.
-	if reads != 9 {
-		t.Errorf("the listing read %d objects, want 9 (one per object b wrote); requests: %+v", reads, p.recorded())
-	}
+	writtentest.CheckListReads(t, a, b, p.reset, reads)
 }
 
 func TestMissingBucket(t *testing.T) {

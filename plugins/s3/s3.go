@@ -319,12 +319,7 @@ func (s *Store) Put(ctx context.Context, key string, value []byte, cond sdk.Cond
 	default:
 		ver, err = s.putObject(ctx, key, body, nil, nil)
 	}
-	switch {
-	case err == nil:
-		s.recent.Add(key, ver, value)
-	case !errors.Is(err, sdk.ErrConflict) && !errors.Is(err, sdk.ErrNotFound):
-		s.recent.Forget(key) // the write may have landed
-	}
+	s.recent.Wrote(key, ver, value, err)
 	return ver, err
 }
 
